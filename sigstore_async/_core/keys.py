@@ -1,0 +1,138 @@
+"""Public keys and raw signature checks.
+
+Owns: loading public keys from DER/PEM, and verifying one signature over a
+message or a precomputed digest with the hash that the key type implies.
+Does not own: deciding which key to trust (see ``trust``), or caching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TypeAlias
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+__all__ = [
+    "HashAlgorithm",
+    "PublicKey",
+    "default_hash_for_key",
+    "key_id",
+    "load_der_public_key",
+    "load_pem_public_key",
+    "verify_signature",
+]
+
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
+
+#: Hash names as Sigstore's protobuf enums spell them.
+HashAlgorithm: TypeAlias = str  # "SHA2_256" | "SHA2_384" | "SHA2_512"
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "SHA2_256": hashes.SHA256,
+    "SHA2_384": hashes.SHA384,
+    "SHA2_512": hashes.SHA512,
+}
+_HASHLIB: dict[str, str] = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+
+
+class KeyError_(ValueError):
+    """A key could not be loaded or is of an unsupported type."""
+
+
+def _check(key: object) -> PublicKey:
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
+        return key
+    raise KeyError_(f"unsupported public key type {type(key).__name__}")
+
+
+def load_der_public_key(der: bytes) -> PublicKey:
+    """Load a DER SubjectPublicKeyInfo. Raises ``ValueError`` when malformed."""
+    try:
+        return _check(serialization.load_der_public_key(der))
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise KeyError_(f"malformed public key: {e}") from e
+
+
+def load_pem_public_key(pem: bytes) -> PublicKey:
+    """Load a PEM SubjectPublicKeyInfo. Raises ``ValueError`` when malformed."""
+    try:
+        return _check(serialization.load_pem_public_key(pem))
+    except (ValueError, UnsupportedAlgorithm) as e:
+        raise KeyError_(f"malformed public key: {e}") from e
+
+
+def key_id(key: PublicKey) -> bytes:
+    """SHA-256 over the DER SubjectPublicKeyInfo: the key id Rekor v1, CT logs
+    (RFC 6962 3.2 ``LogID``) and the trust root use."""
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).digest()
+
+
+def default_hash_for_key(key: PublicKey) -> HashAlgorithm:
+    """The hash a Sigstore signature with this key uses by default.
+
+    ECDSA P-384 pairs with SHA-384 and P-521 with SHA-512 (algorithm registry of
+    the client spec); every other key uses SHA-256.
+    """
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP384R1):
+            return "SHA2_384"
+        if isinstance(key.curve, ec.SECP521R1):
+            return "SHA2_512"
+    return "SHA2_256"
+
+
+def digest(data: bytes, algorithm: HashAlgorithm = "SHA2_256") -> bytes:
+    """Hash ``data`` with a Sigstore-named algorithm."""
+    return hashlib.new(_HASHLIB[algorithm], data).digest()
+
+
+def verify_signature(
+    key: PublicKey,
+    signature: bytes,
+    *,
+    message: bytes | None = None,
+    prehashed: bytes | None = None,
+    hash_algorithm: HashAlgorithm | None = None,
+) -> bool:
+    """Return whether ``signature`` verifies under ``key``.
+
+    Give exactly one of ``message`` (the signed bytes) or ``prehashed`` (their
+    digest under ``hash_algorithm``). Ed25519 signs messages, not digests, so a
+    prehashed check with an Ed25519 key is always ``False``. RSA keys use
+    PKCS#1 v1.5, as Sigstore's RSA key details do by default.
+    """
+    if (message is None) == (prehashed is None):
+        raise TypeError("give exactly one of message= or prehashed=")
+    alg_name = hash_algorithm or default_hash_for_key(key)
+    try:
+        hash_cls = _HASHES[alg_name]
+    except KeyError:
+        return False
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            if message is None:
+                return False
+            key.verify(signature, message)
+            return True
+        algorithm: hashes.HashAlgorithm | Prehashed
+        data: bytes
+        if prehashed is not None:
+            if len(prehashed) != hash_cls.digest_size:
+                return False
+            algorithm, data = Prehashed(hash_cls()), prehashed
+        else:
+            assert message is not None
+            algorithm, data = hash_cls(), message
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
