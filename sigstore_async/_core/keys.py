@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 __all__ = [
     "HashAlgorithm",
     "PublicKey",
+    "as_public_key",
     "default_hash_for_key",
     "key_id",
     "load_der_public_key",
@@ -42,7 +43,8 @@ class KeyError_(ValueError):
     """A key could not be loaded or is of an unsupported type."""
 
 
-def _check(key: object) -> PublicKey:
+def as_public_key(key: object) -> PublicKey:
+    """Narrow a cryptography key to the types Sigstore uses, or raise ``ValueError``."""
     if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
         return key
     raise KeyError_(f"unsupported public key type {type(key).__name__}")
@@ -51,7 +53,7 @@ def _check(key: object) -> PublicKey:
 def load_der_public_key(der: bytes) -> PublicKey:
     """Load a DER SubjectPublicKeyInfo. Raises ``ValueError`` when malformed."""
     try:
-        return _check(serialization.load_der_public_key(der))
+        return as_public_key(serialization.load_der_public_key(der))
     except (ValueError, UnsupportedAlgorithm) as e:
         raise KeyError_(f"malformed public key: {e}") from e
 
@@ -59,7 +61,7 @@ def load_der_public_key(der: bytes) -> PublicKey:
 def load_pem_public_key(pem: bytes) -> PublicKey:
     """Load a PEM SubjectPublicKeyInfo. Raises ``ValueError`` when malformed."""
     try:
-        return _check(serialization.load_pem_public_key(pem))
+        return as_public_key(serialization.load_pem_public_key(pem))
     except (ValueError, UnsupportedAlgorithm) as e:
         raise KeyError_(f"malformed public key: {e}") from e
 

@@ -1,0 +1,1 @@
+"""Bootstrap trust material for the public-good Sigstore instances (see PROVENANCE.md)."""

@@ -1,0 +1,209 @@
+"""Transparency log entry bodies, compared with the bundle (sans-I/O).
+
+Owns: reading the canonicalized body of each supported entry kind and checking
+that it describes exactly this bundle: the same signature, the same signing
+certificate or key, the same artifact digest (or DSSE payload). Kinds:
+hashedrekord 0.0.1 and 0.0.2 (including DSSE logged as hashedrekord 0.0.2 over
+the PAE, as Rekor v2 does), dsse 0.0.1 and intoto 0.0.2.
+
+Fields that only restate how the producer serialised its request (the DSSE
+``envelopeHash`` and in-toto ``hash``, hashes of non-canonical JSON) are not
+compared; every field that binds the entry to the bundle is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Any
+
+from ..errors import TransparencyLogError
+from ..models.dsse import Envelope
+from ..models.rekor import TransparencyLogEntry
+from .artifact import DIGEST_ALGORITHMS, Artifact
+
+__all__ = ["check_entry_body"]
+
+_PEM_RE = re.compile(
+    rb"-----BEGIN (CERTIFICATE|PUBLIC KEY)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----\s*"
+)
+_HEX_NAMES = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
+
+
+class _Body:
+    """A typed view over a decoded JSON body that fails with a path."""
+
+    def __init__(self, obj: Any, path: str = "$") -> None:
+        self.obj = obj
+        self.path = path
+
+    def get(self, *keys: str) -> _Body:
+        node, path = self.obj, self.path
+        for k in keys:
+            path = f"{path}.{k}"
+            if not isinstance(node, dict) or k not in node:
+                raise TransparencyLogError(f"log entry body lacks {path}")
+            node = node[k]
+        return _Body(node, path)
+
+    def str(self) -> str:
+        if not isinstance(self.obj, str):
+            raise TransparencyLogError(f"log entry body: {self.path} is not a string")
+        return self.obj
+
+    def b64(self) -> bytes:
+        try:
+            return base64.b64decode(self.str(), validate=True)
+        except binascii.Error as e:
+            raise TransparencyLogError(f"log entry body: {self.path} is not base64") from e
+
+    def items(self) -> list[_Body]:
+        if not isinstance(self.obj, list):
+            raise TransparencyLogError(f"log entry body: {self.path} is not a list")
+        return [_Body(v, f"{self.path}[{i}]") for i, v in enumerate(self.obj)]
+
+
+def _pem_to_der(pem: bytes, path: str) -> bytes:
+    m = _PEM_RE.fullmatch(pem)
+    if not m:
+        raise TransparencyLogError(f"log entry body: {path} is not a PEM certificate or key")
+    try:
+        return base64.b64decode(b"".join(m.group(2).split()), validate=True)
+    except binascii.Error as e:
+        raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
+
+
+def _mismatch(what: str) -> TransparencyLogError:
+    return TransparencyLogError(f"log entry does not match the bundle: {what} differs")
+
+
+def _check_hex_digest(node: _Body, expected: dict[str, bytes], what: str) -> None:
+    """``{"algorithm": "sha256", "value": "<hex>"}`` against known digests."""
+    alg = node.get("algorithm").str()
+    name = _HEX_NAMES.get(alg)
+    if name is None:
+        raise TransparencyLogError(f"log entry body: unsupported hash algorithm {alg!r}")
+    have = expected.get(name)
+    if have is None:
+        raise TransparencyLogError(f"log entry uses {alg}, which the artifact digest lacks")
+    value = node.get("value").str()
+    if value.lower() != have.hex():
+        raise _mismatch(what)
+
+
+def check_entry_body(
+    entry: TransparencyLogEntry,
+    *,
+    signature: bytes,
+    signer_der: bytes,
+    signer_is_certificate: bool,
+    artifact: Artifact | None,
+    envelope: Envelope | None,
+) -> None:
+    """Check that ``entry``'s body describes this bundle.
+
+    ``signer_der`` is the leaf certificate's DER (``signer_is_certificate``) or
+    the signing key's SubjectPublicKeyInfo DER. ``artifact`` is required for a
+    message signature; ``envelope`` is the DSSE envelope for DSSE bundles.
+
+    Raises:
+        TransparencyLogError: unsupported kind, malformed body, or any mismatch.
+    """
+    assert entry.kind_version is not None
+    kind, version = entry.kind_version.kind, entry.kind_version.version
+    try:
+        raw = json.loads(entry.canonicalized_body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise TransparencyLogError("log entry body is not JSON") from e
+    body = _Body(raw)
+    if body.get("kind").str() != kind or body.get("apiVersion").str() != version:
+        raise TransparencyLogError(
+            f"log entry body is not the {kind} {version} its kindVersion claims"
+        )
+    if (kind, version) == ("hashedrekord", "0.0.1"):
+        if envelope is not None:
+            raise TransparencyLogError("a DSSE bundle cannot be logged as hashedrekord 0.0.1")
+        assert artifact is not None
+        spec = body.get("spec")
+        _check_hex_digest(spec.get("data", "hash"), dict(artifact.digests), "artifact digest")
+        if spec.get("signature", "content").b64() != signature:
+            raise _mismatch("signature")
+        pem = spec.get("signature", "publicKey", "content")
+        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+            raise _mismatch("signing certificate or key")
+    elif (kind, version) == ("hashedrekord", "0.0.2"):
+        spec = body.get("spec", "hashedRekordV002")
+        data = spec.get("data")
+        alg = data.get("algorithm").str()
+        if alg not in DIGEST_ALGORITHMS:
+            raise TransparencyLogError(f"log entry body: unsupported hash algorithm {alg!r}")
+        if envelope is not None:
+            # Rekor v2 logs DSSE as a hashedrekord over the envelope's PAE.
+            expected: bytes | None = hashlib.new(DIGEST_ALGORITHMS[alg][1], envelope.pae()).digest()
+        else:
+            assert artifact is not None
+            expected = artifact.digest(alg)
+            if expected is None:
+                raise TransparencyLogError(f"log entry uses {alg}, which the artifact digest lacks")
+        if data.get("digest").b64() != expected:
+            raise _mismatch("artifact digest" if envelope is None else "DSSE envelope")
+        sig = spec.get("signature")
+        if sig.get("content").b64() != signature:
+            raise _mismatch("signature")
+        verifier = sig.get("verifier")
+        field = "x509Certificate" if signer_is_certificate else "publicKey"
+        if verifier.get(field, "rawBytes").b64() != signer_der:
+            raise _mismatch("signing certificate or key")
+    elif (kind, version) == ("dsse", "0.0.1"):
+        if envelope is None:
+            raise TransparencyLogError("a message signature cannot be logged as dsse")
+        spec = body.get("spec")
+        _check_hex_digest(
+            spec.get("payloadHash"),
+            {"SHA2_256": hashlib.sha256(envelope.payload).digest()},
+            "DSSE payload",
+        )
+        sigs = spec.get("signatures").items()
+        if len(sigs) != 1:
+            raise _mismatch("number of signatures")
+        if sigs[0].get("signature").b64() != signature:
+            raise _mismatch("signature")
+        pem = sigs[0].get("verifier")
+        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+            raise _mismatch("signing certificate or key")
+    elif (kind, version) == ("intoto", "0.0.2"):
+        if envelope is None:
+            raise TransparencyLogError("a message signature cannot be logged as intoto")
+        content = body.get("spec", "content")
+        _check_hex_digest(
+            content.get("payloadHash"),
+            {"SHA2_256": hashlib.sha256(envelope.payload).digest()},
+            "DSSE payload",
+        )
+        env = content.get("envelope")
+        if env.get("payloadType").str() != envelope.payload_type:
+            raise _mismatch("DSSE payload type")
+        # intoto 0.0.2 stores the envelope's bytes fields base64-encoded twice.
+        if _b64_twice(env.get("payload")) != envelope.payload:
+            raise _mismatch("DSSE payload")
+        sigs = env.get("signatures").items()
+        if len(sigs) != 1:
+            raise _mismatch("number of signatures")
+        if _b64_twice(sigs[0].get("sig")) != signature:
+            raise _mismatch("signature")
+        pem = sigs[0].get("publicKey")
+        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+            raise _mismatch("signing certificate or key")
+    else:
+        raise TransparencyLogError(f"unsupported log entry kind {kind} {version}")
+
+
+def _b64_twice(node: _Body) -> bytes:
+    inner = node.b64()
+    try:
+        return base64.b64decode(inner, validate=True)
+    except binascii.Error as e:
+        raise TransparencyLogError(f"log entry body: {node.path} is not base64") from e

@@ -1,0 +1,34 @@
+"""Shared fixtures: the vectors directory, fixed clocks, both anyio backends."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def vectors_root() -> Path | None:
+    """The sigstore-conformance vectors: $SIGSTORE_ASYNC_VECTORS, or ../shared/vectors."""
+    env = os.environ.get("SIGSTORE_ASYNC_VECTORS")
+    root = Path(env) if env else REPO.parent / "shared" / "vectors"
+    root = root / "sigstore-conformance"
+    return root if (root / "bundle-verify").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def vectors() -> Path:
+    root = vectors_root()
+    if root is None:
+        pytest.skip(
+            "sigstore-conformance vectors not found: set SIGSTORE_ASYNC_VECTORS or place "
+            "them in ../shared/vectors"
+        )
+    return root
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
