@@ -10,7 +10,7 @@ the underlying cause), and the CLI renders advice.
     ├── VerificationError            the evidence is bad: never retry
     │   ├── InvalidBundle            bundle structure or encoding         step "bundle"
     │   ├── CertificateError         chain, validity, key usage           step "certificate"
-    │   ├── CertificateTransparencyError  embedded SCTs                   step "certificate transparency"
+    │   ├── CertificateTransparencyError  embedded SCTs     step "certificate transparency"
     │   ├── TransparencyLogError     log entry body, proof, checkpoint, SET  step "transparency log"
     │   ├── TimestampError           RFC 3161 timestamps, time thresholds step "timestamp"
     │   ├── SignatureError           the signature over the artifact      step "signature"

@@ -54,7 +54,9 @@ def cases() -> list[Case]:
                 identity=_read(d / "identity", DEFAULT_IDENTITY),
                 issuer=_read(d / "issuer", DEFAULT_ISSUER),
                 key=d / "key.pub" if (d / "key.pub").exists() else None,
-                trusted_root=d / "trusted_root.json" if (d / "trusted_root.json").exists() else None,
+                trusted_root=d / "trusted_root.json"
+                if (d / "trusted_root.json").exists()
+                else None,
             )
         )
     return out

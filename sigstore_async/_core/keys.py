@@ -125,7 +125,7 @@ def verify_signature(
         algorithm: hashes.HashAlgorithm | Prehashed
         data: bytes
         if prehashed is not None:
-            if len(prehashed) != hash_cls.digest_size:
+            if len(prehashed) != hash_cls().digest_size:
                 return False
             algorithm, data = Prehashed(hash_cls()), prehashed
         else:

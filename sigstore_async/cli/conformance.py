@@ -46,7 +46,9 @@ def _artifact(value: str) -> str | Artifact:
 
 
 def run_verify_bundle(args: argparse.Namespace) -> int:
-    if args.key is None and (args.certificate_identity is None or args.certificate_oidc_issuer is None):
+    if args.key is None and (
+        args.certificate_identity is None or args.certificate_oidc_issuer is None
+    ):
         eprint("verify-bundle: give --key, or --certificate-identity and --certificate-oidc-issuer")
         return 2
 

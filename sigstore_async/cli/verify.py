@@ -142,8 +142,11 @@ def run(args: argparse.Namespace) -> int:
         del r["_index"]
     failed = sum(1 for r in results if not r["verified"])
     if args.json:
-        print(json.dumps({"verified": len(results) - failed, "failed": failed, "results": results},
-                         indent=2))
+        print(
+            json.dumps(
+                {"verified": len(results) - failed, "failed": failed, "results": results}, indent=2
+            )
+        )
     else:
         print(f"{len(results) - failed} verified, {failed} failed")
     return 0 if failed == 0 else 1

@@ -92,9 +92,9 @@ def _parse_int(value: object, lo: int, hi: int) -> int:
         raise WireFormatError("expected an integer, got a boolean")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and _INT_RE.fullmatch(value):
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and _INT_RE.fullmatch(value)
+    ):
         result = int(value)
     else:
         raise WireFormatError(f"expected an integer, got {value!r:.40}")
@@ -212,6 +212,8 @@ def _make_structure(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
                 raise WireFormatError(f"expected an object, got {type(value).__name__}")
             normalized: dict[str, Any] = {}
             for key, item in value.items():
+                if not isinstance(key, str):
+                    raise WireFormatError("object keys must be strings")
                 if item is None:  # protobuf-JSON: null means "not set"
                     continue
                 normalized[aliases.get(key, key)] = item

@@ -83,7 +83,9 @@ class VerificationMaterial:
         """The DER RFC 3161 responses carried by the bundle."""
         if self.timestamp_verification_data is None:
             return ()
-        return tuple(t.signed_timestamp for t in self.timestamp_verification_data.rfc3161_timestamps)
+        return tuple(
+            t.signed_timestamp for t in self.timestamp_verification_data.rfc3161_timestamps
+        )
 
 
 @attrs.frozen

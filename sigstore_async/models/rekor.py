@@ -11,6 +11,8 @@ import attrs
 from ._converter import Int64
 from .common import LogId
 
+_ZERO = Int64(0)
+
 __all__ = [
     "Checkpoint",
     "InclusionPromise",
@@ -37,9 +39,9 @@ class Checkpoint:
 class InclusionProof:
     """An RFC 6962 inclusion proof and the checkpoint whose root it reaches."""
 
-    log_index: Int64 = Int64(0)
+    log_index: Int64 = _ZERO
     root_hash: bytes = b""
-    tree_size: Int64 = Int64(0)
+    tree_size: Int64 = _ZERO
     hashes: tuple[bytes, ...] = ()
     checkpoint: Checkpoint | None = None
 
@@ -53,10 +55,10 @@ class InclusionPromise:
 
 @attrs.frozen
 class TransparencyLogEntry:
-    log_index: Int64 = Int64(0)
+    log_index: Int64 = _ZERO
     log_id: LogId | None = None
     kind_version: KindVersion | None = None
-    integrated_time: Int64 = Int64(0)
+    integrated_time: Int64 = _ZERO
     inclusion_promise: InclusionPromise | None = None
     inclusion_proof: InclusionProof | None = None
     canonicalized_body: bytes = b""

@@ -73,7 +73,9 @@ class CertificateAuthorityKey:
 def _log_keys(logs: Sequence[TransparencyLogInstance]) -> dict[bytes, list[LogKey]]:
     index: dict[bytes, list[LogKey]] = {}
     for log in logs:
-        assert log.public_key is not None and log.log_id is not None  # checked by the model
+        # Both are checked by the model.
+        assert log.public_key is not None
+        assert log.log_id is not None
         try:
             key = load_der_public_key(log.public_key.raw_bytes)
         except KeyError_:

@@ -83,9 +83,7 @@ class ArtifactHasher:
     """
 
     def __init__(self, keep_limit: int = 1 << 20) -> None:
-        self._hashes = {
-            name: hashlib.new(hl) for name, (_, hl, _) in DIGEST_ALGORITHMS.items()
-        }
+        self._hashes = {name: hashlib.new(hl) for name, (_, hl, _) in DIGEST_ALGORITHMS.items()}
         self._kept: bytearray | None = bytearray()
         self._limit = keep_limit
 

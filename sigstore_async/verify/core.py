@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -244,13 +245,13 @@ def _verify_timestamps(
     return times
 
 
-def _log_key_for(entry: TransparencyLogEntry, trust: TrustMaterial, times: Sequence[datetime]) -> LogKey:
+def _log_key_for(
+    entry: TransparencyLogEntry, trust: TrustMaterial, times: Sequence[datetime]
+) -> LogKey:
     assert entry.log_id is not None
     keys = trust.tlog_keys(entry.log_id.key_id)
     if not keys:
-        raise TransparencyLogError(
-            f"log {entry.log_id.key_id.hex()} is not in the trusted root"
-        )
+        raise TransparencyLogError(f"log {entry.log_id.key_id.hex()} is not in the trusted root")
     for key in keys:
         if key.valid_for.start is None:
             continue  # DESIGN: a log key without a validity start is unusable
@@ -309,8 +310,14 @@ def _verify_entry(
 
         _memo(
             cache,
-            ("set", key.key_id, promise.signed_entry_timestamp, entry.canonicalized_body,
-             entry.integrated_time, entry.log_index),
+            (
+                "set",
+                key.key_id,
+                promise.signed_entry_timestamp,
+                entry.canonicalized_body,
+                entry.integrated_time,
+                entry.log_index,
+            ),
             check_set,
         )
         verified = VerifiedTime(integrated, "transparency_log", key.base_url)
@@ -368,7 +375,12 @@ def _verify_tlog(
                 envelope=envelope,
             )
             key, verified = _verify_entry(
-                entry, path, trust=trust, tsa_times=tsa_times, now=now, options=options,
+                entry,
+                path,
+                trust=trust,
+                tsa_times=tsa_times,
+                now=now,
+                options=options,
                 cache=cache,
             )
         except VerificationError as e:
@@ -413,9 +425,7 @@ def _verify_certificate(
             if not ca.valid_at(when):
                 continue
             if not _memo(
-                cache,
-                ("chain", leaf_der, ca.chain_der),
-                lambda ca=ca: _chain_ok(leaf.cert, ca.chain),
+                cache, ("chain", leaf_der, ca.chain_der), partial(_chain_ok, leaf.cert, ca.chain)
             ):
                 continue
             try:
@@ -435,8 +445,13 @@ def _verify_certificate(
         issuer_cert = issuer
         _memo(
             cache,
-            ("sct", leaf_der, issuer_cert.public_bytes(serialization.Encoding.DER),
-             trust.fingerprint, options.sct_threshold),
+            (
+                "sct",
+                leaf_der,
+                issuer_cert.public_bytes(serialization.Encoding.DER),
+                trust.fingerprint,
+                options.sct_threshold,
+            ),
             lambda: sct.verify_embedded_scts(
                 leaf.cert, issuer_cert, ct_keys=trust.ct_key, threshold=options.sct_threshold
             ),
@@ -493,9 +508,7 @@ def _subject_matches(statement: Statement, artifact: Artifact) -> bool:
     return False
 
 
-def _verify_message_signature(
-    bundle: Bundle, key: PublicKey, artifact: Artifact
-) -> None:
+def _verify_message_signature(bundle: Bundle, key: PublicKey, artifact: Artifact) -> None:
     ms = bundle.message_signature
     assert ms is not None
     alg = default_hash_for_key(key)
@@ -516,9 +529,7 @@ def _verify_message_signature(
         raise SignatureError("the signature does not verify over the artifact")
 
 
-def _verify_dsse(
-    envelope: Envelope, key: PublicKey, artifact: Artifact | None
-) -> Statement | None:
+def _verify_dsse(envelope: Envelope, key: PublicKey, artifact: Artifact | None) -> Statement | None:
     if not verify_signature(key, envelope.signatures[0].sig, message=envelope.pae()):
         raise SignatureError("the DSSE signature does not verify over the envelope")
     if envelope.payload_type == IN_TOTO_PAYLOAD_TYPE:
@@ -526,9 +537,10 @@ def _verify_dsse(
         if artifact is not None and not _subject_matches(statement, artifact):
             raise SignatureError("no in-toto subject carries the artifact's digest")
         return statement
-    if artifact is not None:
-        if artifact.digest("SHA2_256") != hashlib.sha256(envelope.payload).digest():
-            raise SignatureError("the DSSE payload is not the artifact")
+    if artifact is not None and (
+        artifact.digest("SHA2_256") != hashlib.sha256(envelope.payload).digest()
+    ):
+        raise SignatureError("the DSSE payload is not the artifact")
     return None
 
 
@@ -582,7 +594,9 @@ def verify_bundle(
             raise TypeError("a policy is required to verify a certificate-signed bundle")
         if vm.x509_certificate_chain is not None:
             for i, c in enumerate(vm.x509_certificate_chain.certificates):
-                cert = _memo(cache, ("cert", c.raw_bytes), lambda c=c: cx509.load_certificate(c.raw_bytes))
+                cert = _memo(
+                    cache, ("cert", c.raw_bytes), partial(cx509.load_certificate, c.raw_bytes)
+                )
                 if cx509.is_self_signed(cert):
                     raise CertificateError(
                         "the bundle carries a root certificate",
@@ -593,9 +607,7 @@ def verify_bundle(
         signing_key, signer_der = leaf.key, leaf_der
 
     signature = (
-        envelope.signatures[0].sig
-        if envelope is not None
-        else bundle.message_signature.signature  # type: ignore[union-attr]
+        envelope.signatures[0].sig if envelope is not None else bundle.message_signature.signature  # type: ignore[union-attr]
     )
 
     # 2. Timestamps from trusted TSAs.

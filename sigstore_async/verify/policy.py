@@ -138,8 +138,7 @@ class Identity:
             )
         if not self._identity.matches(identity.san):
             raise PolicyError(
-                f"certificate identity {identity.san!r} does not match "
-                f"{self._identity.describe()}"
+                f"certificate identity {identity.san!r} does not match {self._identity.describe()}"
             )
 
     def __repr__(self) -> str:
