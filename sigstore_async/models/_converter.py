@@ -26,7 +26,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NewType, TypeVar
+from typing import Any, NewType, TypeVar, get_origin
 
 import attrs
 import cattrs
@@ -57,10 +57,13 @@ class WireFormatError(ValueError):
     ``path`` is a JSON path (``$.a.b[0].c``) to the bad value.
     """
 
-    def __init__(self, message: str, path: str = "$") -> None:
+    def __init__(self, message: str, path: str = "$", *, suffix: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        #: A path step below where the error was raised (a field of the object
+        #: being structured), appended when the full path is known.
+        self.suffix = suffix
 
     def __str__(self) -> str:
         return f"{self.message} (at {self.path})"
@@ -197,8 +200,12 @@ def _is_attrs(cls: Any) -> bool:
 
 def _make_structure(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
     def factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        attrs.resolve_types(cls)
         fields = attrs.fields(cls)
         renames = {f.name: camel(f.name) for f in fields}
+        # cattrs would turn a string into a tuple of characters: repeated
+        # fields must be JSON arrays.
+        repeated = {renames[f.name] for f in fields if get_origin(f.type) is tuple}
         inner = make_dict_structure_fn(
             cls,
             conv,
@@ -216,7 +223,12 @@ def _make_structure(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
                     raise WireFormatError("object keys must be strings")
                 if item is None:  # protobuf-JSON: null means "not set"
                     continue
-                normalized[aliases.get(key, key)] = item
+                name = aliases.get(key, key)
+                if name in repeated and not isinstance(item, list):
+                    raise WireFormatError(
+                        f"expected an array, got {type(item).__name__}", suffix=f".{name}"
+                    )
+                normalized[name] = item
             return inner(normalized, cls)
 
         return structure
@@ -284,7 +296,7 @@ def _first_error(exc: BaseException, path: str) -> tuple[str, BaseException]:
                     break
             return _first_error(sub, path + step)
     if isinstance(exc, WireFormatError):
-        return path, exc
+        return path + exc.suffix, exc
     return path, exc
 
 
@@ -296,8 +308,8 @@ def structure(data: object, cls: type[T]) -> T:
     """
     try:
         return converter.structure(data, cls)
-    except WireFormatError:
-        raise
+    except WireFormatError as e:
+        raise WireFormatError(e.message, "$" + e.suffix) from e
     except (ClassValidationError, IterableValidationError) as group:
         path, leaf = _first_error(group, "$")
         if isinstance(leaf, WireFormatError):

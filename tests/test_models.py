@@ -1,0 +1,310 @@
+"""The wire format: round trips (hypothesis), leniency where producers need it,
+strictness everywhere else, and typed errors with paths for malformed input."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigstore_async import Bundle, InvalidBundle, InvalidTrustRoot, TrustedRoot
+from sigstore_async.models import (
+    Checkpoint,
+    InclusionPromise,
+    InclusionProof,
+    KindVersion,
+    LogId,
+    MessageSignature,
+    TimestampVerificationData,
+    TransparencyLogEntry,
+    VerificationMaterial,
+    X509Certificate,
+)
+from sigstore_async.models._converter import (
+    WireFormatError,
+    decode_base64,
+    format_rfc3339,
+    parse_rfc3339,
+    structure,
+    unstructure,
+)
+from sigstore_async.models.common import HashOutput, RFC3161SignedTimestamp
+from tests._vectors import cases
+
+hash32 = st.binary(min_size=32, max_size=32)
+int64 = st.integers(min_value=0, max_value=2**63 - 1)
+
+entries = st.builds(
+    TransparencyLogEntry,
+    log_index=int64,
+    log_id=st.builds(LogId, key_id=hash32),
+    kind_version=st.builds(KindVersion, kind=st.just("hashedrekord"), version=st.just("0.0.1")),
+    integrated_time=int64,
+    inclusion_promise=st.none()
+    | st.builds(InclusionPromise, signed_entry_timestamp=st.binary(min_size=1)),
+    inclusion_proof=st.builds(
+        InclusionProof,
+        log_index=int64,
+        root_hash=hash32,
+        tree_size=int64,
+        hashes=st.lists(hash32, max_size=5).map(tuple),
+        checkpoint=st.builds(Checkpoint, envelope=st.text(min_size=1, max_size=40)),
+    ),
+    canonicalized_body=st.binary(min_size=1, max_size=64),
+)
+
+bundles = st.builds(
+    Bundle,
+    media_type=st.sampled_from(
+        [
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "application/vnd.dev.sigstore.bundle+json;version=0.3",
+        ]
+    ),
+    verification_material=st.builds(
+        VerificationMaterial,
+        certificate=st.builds(X509Certificate, raw_bytes=st.binary(min_size=1, max_size=64)),
+        tlog_entries=st.lists(entries, max_size=3).map(tuple),
+        timestamp_verification_data=st.none()
+        | st.builds(
+            TimestampVerificationData,
+            rfc3161_timestamps=st.lists(
+                st.builds(RFC3161SignedTimestamp, signed_timestamp=st.binary(min_size=1)),
+                max_size=2,
+            ).map(tuple),
+        ),
+    ),
+    message_signature=st.builds(
+        MessageSignature,
+        message_digest=st.builds(HashOutput, algorithm=st.just("SHA2_256"), digest=hash32),
+        signature=st.binary(min_size=1, max_size=72),
+    ),
+)
+
+
+@given(bundles)
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+def test_bundle_round_trip(bundle: Bundle) -> None:
+    text = bundle.to_json()
+    again = Bundle.from_json(text)
+    assert again == bundle
+    assert again.to_json() == text
+
+
+@given(bundles)
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+def test_bundle_protobuf_round_trip(bundle: Bundle) -> None:
+    assert Bundle.from_protobuf(bundle.to_protobuf()) == bundle
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_rfc3339_round_trip(when: datetime) -> None:
+    assert parse_rfc3339(format_rfc3339(when)) == when
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-01-01T00:00:00Z", datetime(2023, 1, 1, tzinfo=UTC)),
+        ("2023-01-01T00:00:00.5Z", datetime(2023, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)),
+        ("2023-01-01T00:00:00.123456789Z", datetime(2023, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)),
+        ("2023-01-01T02:00:00+02:00", datetime(2023, 1, 1, tzinfo=UTC)),
+        ("2022-12-31T23:59:59.999Z", datetime(2022, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+    ],
+)
+def test_rfc3339_any_fraction_digits(text: str, expected: datetime) -> None:
+    assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2023-01-01", "2023-13-01T00:00:00Z", "2023-01-01T00:00:00", "x"])
+def test_rfc3339_rejects(text: str) -> None:
+    with pytest.raises(WireFormatError):
+        parse_rfc3339(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("AQID", b"\x01\x02\x03"),
+        ("AQ==", b"\x01"),
+        ("AQ", b"\x01"),  # padding optional
+        ("-_8=", b"\xfb\xff"),  # URL-safe alphabet
+        ("+/8=", b"\xfb\xff"),
+        ("AQ\nID", b"\x01\x02\x03"),  # line breaks tolerated, as protobuf runtimes do
+    ],
+)
+def test_base64_forms(text: str, raw: bytes) -> None:
+    assert decode_base64(text) == raw
+
+
+@pytest.mark.parametrize("text", ["!!!!", "A", "AQID====", "AQ=D", "AQ I"])
+def test_base64_rejects(text: str) -> None:
+    with pytest.raises(WireFormatError):
+        decode_base64(text)
+
+
+def test_int64_as_string_or_number() -> None:
+    e1 = structure({"logIndex": "5", "integratedTime": 7}, TransparencyLogEntry)
+    assert (e1.log_index, e1.integrated_time) == (5, 7)
+    assert unstructure(e1) == {"logIndex": "5", "integratedTime": "7"}
+    for bad in (True, "5.5", "0x10", "-", 1.5, str(2**64), [1]):
+        with pytest.raises(WireFormatError):
+            structure({"logIndex": bad}, TransparencyLogEntry)
+
+
+def test_snake_case_names_and_nulls_are_read() -> None:
+    e = structure(
+        {"log_index": "3", "kind_version": {"kind": "k", "version": "v"}, "inclusionProof": None},
+        TransparencyLogEntry,
+    )
+    assert e.log_index == 3
+    assert e.kind_version == KindVersion("k", "v")
+    assert e.inclusion_proof is None
+
+
+def test_unknown_fields_ignored_and_not_written() -> None:
+    e = structure({"logIndex": "3", "futureField": {"x": 1}}, TransparencyLogEntry)
+    assert unstructure(e) == {"logIndex": "3"}
+
+
+def test_strict_scalar_types() -> None:
+    with pytest.raises(WireFormatError) as info:
+        structure({"kindVersion": {"kind": 5}}, TransparencyLogEntry)
+    assert info.value.path == "$.kindVersion.kind"
+
+
+def _first_happy() -> dict[str, Any]:
+    for c in cases():
+        if c.name == "happy-path-v0.3":
+            data: dict[str, Any] = json.loads(c.bundle.read_text())
+            return data
+    pytest.skip("vectors absent")
+
+
+@pytest.mark.parametrize(
+    ("edit", "path"),
+    [
+        (lambda d: d.pop("verificationMaterial"), "$.verificationMaterial"),
+        (lambda d: d.update(mediaType="application/json"), "$.mediaType"),
+        (
+            lambda d: d["verificationMaterial"].update(tlogEntries="x"),
+            "$.verificationMaterial.tlogEntries",
+        ),
+        (
+            lambda d: d["verificationMaterial"]["tlogEntries"][0].update(logIndex="-1"),
+            "$.verificationMaterial.tlogEntries[0].logIndex",
+        ),
+        (
+            lambda d: d["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].update(
+                rootHash="AAAA"
+            ),
+            "$.verificationMaterial.tlogEntries[0].inclusionProof.rootHash",
+        ),
+        (
+            lambda d: d["verificationMaterial"]["tlogEntries"][0]["logId"].update(keyId=5),
+            "$.verificationMaterial.tlogEntries[0].logId.keyId",
+        ),
+        (
+            lambda d: d["messageSignature"].update(signature="***"),
+            "$.messageSignature.signature",
+        ),
+        (lambda d: d.update(dsseEnvelope={"payloadType": "x"}), "$"),
+        (
+            lambda d: d["verificationMaterial"].update(publicKey={"hint": "k"}),
+            "$.verificationMaterial",
+        ),
+        (
+            lambda d: d["verificationMaterial"].update(
+                tlogEntries=d["verificationMaterial"]["tlogEntries"] * 33
+            ),
+            "$.verificationMaterial.tlogEntries",
+        ),
+    ],
+)
+def test_malformed_bundles_name_the_field(edit: Any, path: str, vectors: object) -> None:
+    data = copy.deepcopy(_first_happy())
+    edit(data)
+    with pytest.raises(InvalidBundle) as info:
+        Bundle.from_dict(data)
+    assert info.value.path == path, str(info.value)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@given(st.data())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_any_replaced_value_is_parsed_or_rejected_typed(data: st.DataObject) -> None:
+    base = _first_happy()
+    doc = copy.deepcopy(base)
+    path = data.draw(st.sampled_from(_paths(doc)[1:]))
+    node = doc
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = data.draw(json_values)
+    try:
+        b = Bundle.from_dict(doc)
+    except InvalidBundle:
+        return
+    assert Bundle.from_dict(b.to_dict()) == b
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_crash(data: bytes) -> None:
+    try:
+        Bundle.from_json(data)
+    except InvalidBundle:
+        pass
+    try:
+        Bundle.from_protobuf(data)
+    except InvalidBundle:
+        pass
+
+
+def test_trusted_root_errors_are_typed() -> None:
+    with pytest.raises(InvalidTrustRoot) as info:
+        TrustedRoot.from_json(
+            b'{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [{"baseUrl": 1}]}'
+        )
+    assert info.value.path == "$.tlogs[0].baseUrl"
+    with pytest.raises(InvalidTrustRoot):
+        TrustedRoot.from_json(b"[]")
+    with pytest.raises(InvalidTrustRoot):
+        TrustedRoot.from_json(b"{")
+
+
+def test_every_vector_trust_root_round_trips(vectors: object) -> None:
+    seen = 0
+    for c in cases():
+        if c.trusted_root is None:
+            continue
+        root = TrustedRoot.from_json(c.trusted_root.read_bytes())
+        assert TrustedRoot.from_dict(root.to_dict()) == root
+        seen += 1
+    assert seen > 30
