@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from sigstore_async import (
+    Bundle,
     Identity,
     InvalidBundle,
     PolicyError,
@@ -223,8 +224,6 @@ async def test_cache_is_shared_and_bounded(production: TrustMaterial) -> None:
 def test_results_and_errors_carry_paths(vectors: object) -> None:
     case = _case("bundle-negative-log-index_fail")
     with pytest.raises(InvalidBundle) as info:
-        from sigstore_async import Bundle
-
         Bundle.from_json(case.bundle.read_bytes())
     assert info.value.path == "$.verificationMaterial.tlogEntries[0].logIndex"
     assert info.value.step == "bundle"

@@ -194,6 +194,7 @@ class Token:
     signer_infos: int = 1
     signer_info_version: int | None = None  # default: 1 (3 with a key identifier)
     digest_algorithms: Sequence[str] | None = None  # default: [digest_hash]
+    signed_data_version: int = 3
 
     def build(self, tsa: Tsa) -> bytes:
         imprint = hashlib.new(self.imprint_hash, self.message).digest()
@@ -244,7 +245,7 @@ class Token:
             octets(signature),
         )
         signed_data = seq(
-            integer(3),
+            integer(self.signed_data_version),
             set_of(*[algorithm(SHA[h]) for h in self.digest_algorithms or [self.digest_hash]]),
             seq(oid(self.econtent_type), explicit(0, octets(tst_info))),
             tlv(0xA0, b"".join(sorted(self.embed))) if self.embed else b"",
@@ -336,6 +337,7 @@ def test_rsa_tsa() -> None:
         (Token(signed_attrs=False), "no signed attributes"),
         (Token(signer_infos=2), "exactly one SignerInfo"),
         (Token(signer_info_version=3), "SignerInfo version"),
+        (Token(signed_data_version=1), "SignedData version"),
         (Token(digest_algorithms=["sha384"]), "not among digestAlgorithms"),
         (Token(sid="ski"), "malformed"),  # rfc3161-client parses issuerAndSerialNumber only
         (Token(signature_algorithm=RSA_SHA256), "does not verify"),
@@ -356,6 +358,7 @@ def test_rsa_tsa() -> None:
         "no-signed-attrs",
         "two-signer-infos",
         "signer-info-version",
+        "signed-data-version",
         "digest-not-listed",
         "sid-subject-key-identifier",
         "rsa-oid-with-ec-key",

@@ -33,6 +33,7 @@ DEFAULT_IDENTITY = (
 DEFAULT_ISSUER = "https://token.actions.githubusercontent.com"
 
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+SignHash = hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 
 # --- a small certificate factory -------------------------------------------
@@ -86,7 +87,7 @@ def make_cert(
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     not_before: datetime = T0 - timedelta(days=365),
     not_after: datetime = T0 + timedelta(days=365),
-    hash_algorithm: hashes.HashAlgorithm | None = None,
+    hash_algorithm: SignHash | None = None,
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -167,7 +168,7 @@ def make_leaf(
     issuer: str = "intermediate",
     not_before: datetime = T0 - timedelta(minutes=5),
     not_after: datetime = T0 + timedelta(minutes=5),
-    hash_algorithm: hashes.HashAlgorithm | None = None,
+    hash_algorithm: SignHash | None = None,
     **extensions: Any,
 ) -> x509.Certificate:
     return make_cert(
