@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 project = "sigstore-async"
 author = "sigstore-async developers"
-copyright = "2026, sigstore-async developers"  # noqa: A001
+copyright = "2026, sigstore-async developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.intersphinx"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
