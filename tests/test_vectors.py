@@ -122,3 +122,23 @@ def test_fixed_time_is_used() -> None:
     v = Verifier(PRODUCTION, clock=clock)
     assert v._clock() == datetime(2030, 1, 1, tzinfo=UTC)
     assert seen
+
+
+@pytest.mark.parametrize("name", ["happy-path-v0.3", "signature-mismatch_fail"])
+def test_console_script(name: str, vectors: object) -> None:
+    """The installed entry point (python -m sigstore_async) speaks the protocol too."""
+    import subprocess
+    import sys
+
+    case = next(c for c in CASES if c.name == name)
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "sigstore_async", "conformance", "verify-bundle",
+            "--bundle", str(case.bundle),
+            "--certificate-identity", case.identity,
+            "--certificate-oidc-issuer", case.issuer,
+            case.digest,
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == (0 if case.should_pass else 1), out.stderr
