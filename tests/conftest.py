@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing varies on a loaded 2-core machine: hypothesis' per-example deadline
+# would make property tests flaky without making them stronger.
+settings.register_profile("sigstore-async", deadline=None)
+settings.load_profile("sigstore-async")
 
 REPO = Path(__file__).resolve().parent.parent
 
