@@ -2,7 +2,8 @@
 
 Owns: building the shared ``httpx.AsyncClient`` (timeouts, connection limits,
 User-Agent), mapping httpx exceptions and HTTP statuses to
-``NetworkError``/``ServiceError``, and the single retry policy: transient
+``NetworkError``/``ServiceError``, bounded downloads (a body is read only up to
+the size allowed for it: ``ResponseTooLarge``), and the single retry policy: transient
 failures only (connection errors, timeouts, 429 and 5xx), exponential backoff
 with full jitter, ``Retry-After`` honoured, bounded by attempts and by a
 deadline. A verification failure is never retried (it never reaches here).
@@ -25,9 +26,9 @@ import attrs
 import httpx
 
 from ._time import utc_now
-from .errors import NetworkError, ServiceError
+from .errors import NetworkError, ResponseTooLarge, ServiceError
 
-__all__ = ["RetryPolicy", "new_client", "request"]
+__all__ = ["RetryPolicy", "download", "new_client", "request"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,86 @@ async def request(
             if response.status_code not in retry.statuses:
                 raise error
             retry_after = _retry_after(response)
+        if attempt >= retry.attempts:
+            raise error
+        delay = retry.delay(attempt - 1, retry_after)
+        if anyio.current_time() - start + delay > retry.deadline:
+            raise error
+        logger.debug("%s: retrying after %.2fs (attempt %d): %s", service, delay, attempt, error)
+        await anyio.sleep(delay)
+
+
+async def _error_text(response: httpx.Response, limit: int = 200) -> str:
+    """At most ``limit`` bytes of an error body (a hostile server may send gigabytes)."""
+    out = bytearray()
+    async for chunk in response.aiter_bytes():
+        out += chunk[: limit - len(out)]
+        if len(out) >= limit:
+            break
+    return out.decode("utf-8", "replace")
+
+
+async def download(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    service: str,
+    max_bytes: int,
+    retry: RetryPolicy = NO_RETRY,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """GET ``url`` and return its body, reading no more than ``max_bytes``.
+
+    The body is streamed and reading stops as soon as it passes the limit (or
+    at once when ``Content-Length`` announces more), so an endless or huge
+    response costs at most ``max_bytes`` of memory. The limit applies to the
+    decoded body, after any ``Content-Encoding``. Transient failures are
+    retried as :func:`request` retries them; an oversized body is not.
+
+    Raises:
+        NetworkError: the service could not be reached (after retries).
+        ServiceError: it answered with an error status (``status`` set).
+        ResponseTooLarge: the body is longer than ``max_bytes``.
+    """
+    start = anyio.current_time()
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after: float | None = None
+        try:
+            async with http.stream("GET", url, headers=headers) as response:
+                if response.is_success:
+                    declared = response.headers.get("Content-Length", "")
+                    if (
+                        declared.isdigit()
+                        and int(declared) > max_bytes
+                        and not (response.headers.get("Content-Encoding"))
+                    ):
+                        raise ResponseTooLarge(
+                            f"{service}: {url} announces {declared} bytes, over {max_bytes}",
+                            service=service,
+                            limit=max_bytes,
+                        )
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise ResponseTooLarge(
+                                f"{service}: {url} is longer than {max_bytes} bytes",
+                                service=service,
+                                limit=max_bytes,
+                            )
+                    return bytes(body)
+                error: ServiceError = ServiceError(
+                    f"{service} answered {response.status_code}: {await _error_text(response)}",
+                    service=service,
+                    status=response.status_code,
+                )
+                if response.status_code not in retry.statuses:
+                    raise error
+                retry_after = _retry_after(response)
+        except httpx.TransportError as e:
+            error = NetworkError(f"{service}: {type(e).__name__}: {e}", service=service)
         if attempt >= retry.attempts:
             raise error
         delay = retry.delay(attempt - 1, retry_after)

@@ -20,8 +20,9 @@ small DER walk, two hashes and one signature check (memoised on the exact
 signed bytes). The steps (RFC 5652 5.4 and 11, RFC 3161 2.3 and 2.4, RFC
 5816):
 
-1. the response status is granted and the token is CMS ``SignedData`` over a
-   ``TSTInfo`` (version 1) with exactly one ``SignerInfo``;
+1. the response status is granted and the token is CMS ``SignedData``
+   (version 3) over a ``TSTInfo`` (version 1) with exactly one ``SignerInfo``
+   (version 1), whose digest algorithm ``digestAlgorithms`` lists;
 2. the message imprint is the hash of the given signature bytes;
 3. the signed attributes carry content type ``id-ct-TSTInfo`` and a message
    digest equal to the hash of the encapsulated ``TSTInfo``;
@@ -45,8 +46,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 from cryptography import x509
@@ -59,9 +61,13 @@ from sigstore_async._core import x509 as _x509
 from sigstore_async._core.keys import PublicKey, as_public_key, verify_signature
 from sigstore_async.errors import CertificateError, TimestampError
 
-__all__ = ["TimestampVerifier", "TsaAuthority", "verify_timestamp"]
+__all__ = ["Memo", "TimestampVerifier", "TsaAuthority", "verify_timestamp"]
 
 _logger = logging.getLogger(__name__)
+
+#: A caller's memo for pure checks: ``memo(key, compute)`` returns a stored
+#: result for ``key`` or ``compute()``. The key holds every input of the check.
+Memo = Callable[[tuple[Any, ...], Callable[[], bool]], bool]
 
 
 def _oid(dotted: str) -> bytes:
@@ -225,7 +231,9 @@ def _parse_token(content_info: bytes) -> _SignedToken:
     ci.finish()
     sd = explicit.enter(_SEQUENCE)
     explicit.finish()
-    sd.content(_INTEGER)  # version
+    # RFC 5652 5.1: version 3, since the content type is not id-data.
+    if sd.content(_INTEGER) != b"\x03":
+        raise TimestampError("unexpected SignedData version")
     digest_set = sd.enter(_SET)
     digest_algorithms = set()
     while not digest_set.done():
@@ -388,7 +396,7 @@ class _Authority:
         # First, so that errors can say when a token names an unusable authority.
         self.issuer_serial = _issuer_and_serial(self.leaf_der)
         if self.valid_from is None:
-            # Our rule: a TSA whose validity has no start cannot vouch for any time.
+            # Our rule (as for log keys in DESIGN.md): no validity start, no use.
             self.problem = "the authority has no validity start"
             return
         if len(authority.chain) < 2:
@@ -416,15 +424,19 @@ class _Authority:
         return bool(self.issuer_serial) and token.sid == self.issuer_serial
 
 
-@functools.lru_cache(maxsize=1024)
-def _signature_ok(
+def _signature_check(
     authority: _Authority, key_type: str, hash_name: str, data: bytes, signature: bytes
 ) -> bool:
-    """One CMS signature check, memoised on the exact bytes (results are pure)."""
+    """One CMS signature check (pure: its result depends on the arguments only)."""
     key = authority.key
     if key is None or not isinstance(key, _KEY_TYPES[key_type]):
         return False
     return verify_signature(key, signature, message=data, hash_algorithm=hash_name)
+
+
+#: The module's own memo of signature checks, on the exact bytes, for callers
+#: that pass no ``memo``.
+_signature_ok = functools.lru_cache(maxsize=1024)(_signature_check)
 
 
 def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
@@ -478,10 +490,14 @@ class TimestampVerifier:
         return self.verify_with_authority(token, signature)[0]
 
     def verify_with_authority(
-        self, token: bytes, signature: bytes
+        self, token: bytes, signature: bytes, *, memo: Memo | None = None
     ) -> tuple[datetime, TsaAuthority]:
         """Like ``verify``, and also return the authority that vouches for the token
         (callers counting distinct timestamp sources need it).
+
+        ``memo``, when given, replaces this module's own memo of signature
+        checks: a verifier that owns a bounded cache of pure checks (and wants
+        none to outlive it) passes its own.
 
         Raises:
             TimestampError: see ``verify``.
@@ -542,7 +558,7 @@ class TimestampVerifier:
                 continue
             problem = authority.problem
             if problem is None:
-                problem = self._check(authority, signed, key_type, signature_hash, gen_time)
+                problem = self._check(authority, signed, key_type, signature_hash, gen_time, memo)
                 if problem is None:
                     return gen_time, authority.source
             problems.append(f"authority {authority.source.name or i}: {problem}")
@@ -557,6 +573,7 @@ class TimestampVerifier:
         key_type: str,
         signature_hash: str,
         gen_time: datetime,
+        memo: Memo | None,
     ) -> str | None:
         """Why ``authority`` does not vouch for the token, or None when it does."""
         for cert in signed.certificates:
@@ -567,9 +584,30 @@ class TimestampVerifier:
         ess_problem = _ess_problem(signed, authority.leaf_der)
         if ess_problem is not None:
             return ess_problem
-        if not _signature_ok(
-            authority, key_type, signature_hash, signed.signed_attrs, signed.signature
-        ):
+        if memo is None:
+            ok = _signature_ok(
+                authority, key_type, signature_hash, signed.signed_attrs, signed.signature
+            )
+        else:
+            ok = memo(
+                (
+                    "tsa-signature",
+                    authority.leaf_der,
+                    key_type,
+                    signature_hash,
+                    signed.signed_attrs,
+                    signed.signature,
+                ),
+                functools.partial(
+                    _signature_check,
+                    authority,
+                    key_type,
+                    signature_hash,
+                    signed.signed_attrs,
+                    signed.signature,
+                ),
+            )
+        if not ok:
             return "the token's signature does not verify with the TSA certificate"
         if not authority.not_before <= gen_time <= authority.not_after:
             return f"the TSA certificate chain is not valid at genTime {gen_time.isoformat()}"

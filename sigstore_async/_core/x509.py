@@ -14,7 +14,14 @@ Caching: the checks that do not depend on time are split from the ones that
 do. ``chain_signatures_valid`` is a pure function of DER bytes, so a caller can
 memoise it on ``(leaf DER, chain DERs)``; ``check_validity`` is cheap and runs
 per verified time. The CA part of a chain (intermediate signed by root) is the
-same for every bundle and is memoised here, in a small bounded cache.
+same for every bundle and is memoised here, in a small bounded cache, and so
+is each CA certificate's parsed public key and raw subject.
+
+Speed: given the leaf's DER, its signature is checked from the DER itself
+(the to-be-signed bytes, the issuer name and the signature sliced out, the CA
+key parsed once), not with ``verify_directly_issued_by``, which re-parses the
+issuer's public key on every call; for Fulcio's P-384 intermediate that is a
+tenth of a leaf check.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from types import MappingProxyType
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from sigstore_async.errors import CertificateError
@@ -54,6 +63,13 @@ _USERNAME_SAN = x509.ObjectIdentifier(FULCIO_EXTENSION_ARC + "7")  # otherName t
 # DER UTF8String. (Fulcio docs/oid-info.md.)
 _RAW_EXTENSIONS = range(1, 7)
 _DER_EXTENSIONS = range(8, 23)
+#: Fulcio's extension OIDs: dotted string, and whether the value is DER (else raw UTF-8).
+#: Looked up by OID object, which hashes cheaply (``dotted_string`` costs a microsecond).
+_FULCIO_OIDS: dict[x509.ObjectIdentifier, tuple[str, bool]] = {
+    x509.ObjectIdentifier(f"{FULCIO_EXTENSION_ARC}{n}"): (f"{FULCIO_EXTENSION_ARC}{n}", der)
+    for numbers, der in ((_RAW_EXTENSIONS, False), (_DER_EXTENSIONS, True))
+    for n in numbers
+}
 
 # Certificate signature algorithms we accept (no SHA-1, no MD5).
 _ALLOWED_SIGNATURE_ALGORITHMS = frozenset(
@@ -68,6 +84,18 @@ _ALLOWED_SIGNATURE_ALGORITHMS = frozenset(
     }
 )
 
+#: Each allowed signature algorithm: the issuer key type it needs and its hash.
+_SIGNATURE_SPECS: dict[x509.ObjectIdentifier, tuple[type, type[hashes.HashAlgorithm] | None]] = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: (ec.EllipticCurvePublicKey, hashes.SHA256),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: (ec.EllipticCurvePublicKey, hashes.SHA384),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: (ec.EllipticCurvePublicKey, hashes.SHA512),
+    SignatureAlgorithmOID.RSA_WITH_SHA256: (rsa.RSAPublicKey, hashes.SHA256),
+    SignatureAlgorithmOID.RSA_WITH_SHA384: (rsa.RSAPublicKey, hashes.SHA384),
+    SignatureAlgorithmOID.RSA_WITH_SHA512: (rsa.RSAPublicKey, hashes.SHA512),
+    SignatureAlgorithmOID.ED25519: (ed25519.Ed25519PublicKey, None),
+}
+assert set(_SIGNATURE_SPECS) == _ALLOWED_SIGNATURE_ALGORITHMS
+
 # What cryptography raises on malformed or unsupported content when a lazily
 # parsed part of a certificate is first touched.
 _PARSE_ERRORS = (
@@ -75,6 +103,7 @@ _PARSE_ERRORS = (
     TypeError,
     UnsupportedAlgorithm,
     x509.DuplicateExtension,
+    x509.InvalidVersion,
     x509.UnsupportedGeneralNameType,
 )
 
@@ -107,14 +136,117 @@ def _get(
         return None
 
 
-def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    """Whether ``parent``'s name is ``child``'s issuer and its key signed ``child``."""
+def _issued_by(
+    child: x509.Certificate, parent: x509.Certificate, child_der: bytes | None = None
+) -> bool:
+    """Whether ``parent``'s name is ``child``'s issuer and its key signed ``child``.
+
+    ``child_der``, the DER that ``child`` was loaded from, selects the fast path.
+    """
     try:
         if child.signature_algorithm_oid not in _ALLOWED_SIGNATURE_ALGORITHMS:
             return False
+        if child_der is not None:
+            return _signed_by(child, child_der, parent)
         child.verify_directly_issued_by(parent)
     except (InvalidSignature, *_PARSE_ERRORS):
         return False
+    return True
+
+
+def _der_element(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """The DER element at ``buf[pos:end]``: (tag, content start, stop).
+
+    Raises:
+        ValueError: truncated, or a length form DER does not allow.
+    """
+    if pos + 2 > end:
+        raise ValueError("truncated DER")
+    first = buf[pos + 1]
+    start = pos + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or start + count > end:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(buf[start : start + count], "big")
+        if length < 0x80 or buf[start] == 0:  # X.690 10.1: minimal lengths only
+            raise ValueError("non-minimal DER length")
+        start += count
+    stop = start + length
+    if stop > end:
+        raise ValueError("truncated DER")
+    return buf[pos], start, stop
+
+
+def _tbs_fields(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
+    """Slices of a DER certificate (RFC 5280 4.1): the TBSCertificate, its
+    signature algorithm, issuer and subject, the outer signature algorithm, and
+    where the signature BIT STRING starts.
+
+    Raises:
+        ValueError: not a well-formed certificate.
+    """
+    tag, start, stop = _der_element(der, 0, len(der))
+    if tag != 0x30 or stop != len(der):
+        raise ValueError("not a DER certificate")
+    tag, tbs_start, tbs_stop = _der_element(der, start, stop)
+    if tag != 0x30:
+        raise ValueError("not a TBSCertificate")
+    fields: list[bytes] = []
+    pos = tbs_start
+    tag, _, next_pos = _der_element(der, pos, tbs_stop)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = next_pos
+    # serialNumber, signature, issuer, validity, subject.
+    for expected in (0x02, 0x30, 0x30, 0x30, 0x30):
+        tag, _, next_pos = _der_element(der, pos, tbs_stop)
+        if tag != expected:
+            raise ValueError("malformed TBSCertificate")
+        fields.append(der[pos:next_pos])
+        pos = next_pos
+    tag, _, outer_stop = _der_element(der, tbs_stop, stop)
+    if tag != 0x30:
+        raise ValueError("malformed signatureAlgorithm")
+    tbs = der[start:tbs_stop]
+    return tbs, fields[1], fields[2], fields[4], der[tbs_stop:outer_stop], outer_stop
+
+
+@functools.lru_cache(maxsize=64)
+def _issuer_view(parent: x509.Certificate) -> tuple[object, bytes]:
+    """A CA certificate's public key, parsed once, and its raw subject name."""
+    subject = _tbs_fields(parent.public_bytes(serialization.Encoding.DER))[3]
+    return parent.public_key(), subject
+
+
+def _signed_by(child: x509.Certificate, child_der: bytes, parent: x509.Certificate) -> bool:
+    """``verify_directly_issued_by`` over the child's own DER (see the module docstring)."""
+    key_type, hash_type = _SIGNATURE_SPECS[child.signature_algorithm_oid]
+    tbs, inner_algorithm, issuer, _, outer_algorithm, signature_at = _tbs_fields(child_der)
+    # RFC 5280 4.1.1.2: the signature field inside the TBSCertificate names the same algorithm.
+    if inner_algorithm != outer_algorithm:
+        return False
+    tag, start, stop = _der_element(child_der, signature_at, len(child_der))
+    if tag != 0x03 or stop != len(child_der) or start >= stop or child_der[start] != 0:
+        return False  # a BIT STRING without unused bits
+    signature = child_der[start + 1 : stop]
+    key, subject = _issuer_view(parent)
+    # Names as encoded; an issuer encoded differently from the CA's subject is
+    # compared as RFC 5280 7.1 does, through cryptography.
+    if issuer != subject and child.issuer != parent.subject:
+        return False
+    if not isinstance(key, key_type):
+        return False
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        assert hash_type is not None
+        key.verify(signature, tbs, ec.ECDSA(hash_type()))
+    elif isinstance(key, rsa.RSAPublicKey):
+        assert hash_type is not None
+        key.verify(signature, tbs, padding.PKCS1v15(), hash_type())
+    else:
+        assert isinstance(key, ed25519.Ed25519PublicKey)
+        key.verify(signature, tbs)
     return True
 
 
@@ -180,14 +312,17 @@ def _ca_path_problem(chain: tuple[x509.Certificate, ...]) -> str | None:
     return None
 
 
-def verify_chain_signatures(leaf: x509.Certificate, chain: Sequence[x509.Certificate]) -> None:
+def verify_chain_signatures(
+    leaf: x509.Certificate, chain: Sequence[x509.Certificate], *, leaf_der: bytes | None = None
+) -> None:
     """Check everything about a chain that does not depend on time.
 
     ``chain`` is one CA's chain from the trust root, leaf-most first
     (intermediates, then the root). The leaf must be signed by ``chain[0]``,
     each ``chain[i]`` by ``chain[i + 1]``, the last must be self-signed, and
     every CA certificate must be a CA (basicConstraints, keyCertSign when key
-    usage is present, path length constraints honoured).
+    usage is present, path length constraints honoured). ``leaf_der``, the DER
+    ``leaf`` was loaded from, makes the leaf's check cheaper.
 
     Raises:
         CertificateError: any of the checks fails.
@@ -196,7 +331,7 @@ def verify_chain_signatures(leaf: x509.Certificate, chain: Sequence[x509.Certifi
     problem = _ca_path_problem(ca_chain)
     if problem is not None:
         raise CertificateError(problem)
-    if not _issued_by(leaf, ca_chain[0]):
+    if not _issued_by(leaf, ca_chain[0], leaf_der):
         raise CertificateError("the leaf certificate is not signed by chain[0]")
 
 
@@ -210,7 +345,7 @@ def chain_signatures_valid(leaf_der: bytes, chain_ders: Sequence[bytes]) -> bool
     try:
         leaf = load_certificate(leaf_der)
         chain = [load_certificate(der) for der in chain_ders]
-        verify_chain_signatures(leaf, chain)
+        verify_chain_signatures(leaf, chain, leaf_der=leaf_der)
     except CertificateError:
         return False
     return True
@@ -377,19 +512,13 @@ def leaf_identity(leaf: x509.Certificate) -> FulcioIdentity:
     extensions = _extensions(leaf)
     values: dict[str, str] = {}
     for extension in extensions:
-        dotted = extension.oid.dotted_string
-        if not dotted.startswith(FULCIO_EXTENSION_ARC):
+        known = _FULCIO_OIDS.get(extension.oid)  # a deeper arc such as .1.8.1 is not ours
+        if known is None:
             continue
-        tail = dotted[len(FULCIO_EXTENSION_ARC) :]
-        if not tail.isdigit():  # a deeper arc such as .1.8.1 is not ours
-            continue
-        number = int(tail)
+        dotted, is_der = known
         value = extension.value
         if not isinstance(value, x509.UnrecognizedExtension):
             continue
-        if number in _RAW_EXTENSIONS:
-            values[dotted] = _raw_utf8(value.value)
-        elif number in _DER_EXTENSIONS:
-            values[dotted] = _der_utf8string(value.value)
+        values[dotted] = _der_utf8string(value.value) if is_der else _raw_utf8(value.value)
     issuer = values.get(_ISSUER_V2.dotted_string, values.get(_ISSUER_V1.dotted_string))
     return FulcioIdentity(san=_san(extensions), issuer=issuer, extensions=values)

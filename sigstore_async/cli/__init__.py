@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import conformance, verify
+from . import conformance, identity, local, sign, trust, tuf, verify
 
 __all__ = ["main"]
 
@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verify.add_parser(sub)
     conformance.add_parser(sub)
+    trust.add_parser(sub)
+    tuf.add_parser(sub)
+    local.add_parser(sub)
+    identity.add_parser(sub)
+    sign.add_parser(sub)
     return parser
 
 

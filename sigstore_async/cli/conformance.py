@@ -4,6 +4,10 @@
 --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE] FILE_OR_DIGEST``.
 Exit 0 when verified, 1 otherwise. FILE_OR_DIGEST is a path, or ``sha256:``
 (``sha384:``, ``sha512:``) plus hex when no such path exists.
+
+``sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE
+[--trusted-root FILE] [--signing-config FILE] FILE`` (``cli.sign``): exit 0
+when signed and the bundle written.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ..errors import SigstoreError
 from ..verify import Identity, Verifier, VerifyingKey
 from ..verify.artifact import Artifact
 from ._common import describe, eprint, load_trust
+from .sign import add_sign_bundle_parser
 
 
 def add_parser(sub: Any) -> None:
@@ -37,6 +42,7 @@ def add_parser(sub: Any) -> None:
     v.add_argument("--offline", action="store_true", dest="offline_inner")
     v.add_argument("file_or_digest", metavar="FILE_OR_DIGEST")
     v.set_defaults(func=run_verify_bundle)
+    add_sign_bundle_parser(csub)
 
 
 def _artifact(value: str) -> str | Artifact:

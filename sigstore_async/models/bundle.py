@@ -161,8 +161,21 @@ class Bundle:
     # --- writing -----------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """The canonical protobuf-JSON object of this bundle."""
+        """The canonical protobuf-JSON object of this bundle.
+
+        One departure from canonical form: a log entry's ``logIndex`` and its
+        inclusion proof's ``logIndex`` and ``hashes`` are written even when
+        zero or empty (the first entry of a log, a tree of one leaf).
+        protobuf-specs marks them required and sigstore-python 4.5 rejects
+        bundles that omit them; readers of canonical JSON accept both.
+        """
         out: dict[str, Any] = unstructure(self)
+        for entry in out.get("verificationMaterial", {}).get("tlogEntries", []):
+            entry.setdefault("logIndex", "0")
+            proof = entry.get("inclusionProof")
+            if proof is not None:
+                proof.setdefault("logIndex", "0")
+                proof.setdefault("hashes", [])
         return out
 
     def to_json(self, *, indent: int | None = None) -> str:

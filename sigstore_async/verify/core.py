@@ -6,10 +6,19 @@ entries (body, inclusion proof, checkpoint, SET), the threshold of verified
 times, the certificate chain at each verified time with key usage and SCTs, the
 identity policy, and the signature over the artifact or DSSE envelope.
 
-Pure: the time is an argument, nothing is fetched. ``VerifyCache`` memoises
-pure checks whose inputs repeat across a batch (one release signed in one go
-shares a certificate and often a checkpoint); only successes are cached, and
-every key holds all the inputs the result depends on.
+Pure: the time is an argument, nothing is fetched. Two kinds of memo, kept
+apart so that a benchmark (or a user) can tell what is shared:
+
+- what follows from the trust root alone (the TSAs' checked chains, the CA
+  part of each Fulcio chain, issuer key hashes) is worked out once per trusted
+  root, keyed by its fingerprint, like the parsed keys of ``TrustMaterial``;
+- pure checks over a bundle's inputs (the leaf's chain signature, SCTs, SETs,
+  checkpoints, timestamp and artifact signatures) go through a
+  ``VerifyCache``, whose keys hold every input the result depends on (the key
+  material itself, never a name for it). Inputs repeat across a batch: one
+  release signed in one go shares a certificate and often a checkpoint. With
+  ``cache=None`` a call memoises only within itself, so nothing runs twice for
+  one bundle and nothing outlives the call.
 
 Does not own: reading files or the network (the ``Verifier`` shell), parsing
 bundles (``models``), or indexing trust roots (``trust``).
@@ -28,6 +37,7 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .._core import canonical, checkpoint, merkle, rfc3161, sct
@@ -189,6 +199,53 @@ def _memo(cache: VerifyCache | None, key: tuple[Any, ...], compute: Callable[[],
     return compute() if cache is None else cache.get(key, compute)
 
 
+# --- what follows from the trust root alone ----------------------------------
+
+_derived_lock = threading.Lock()
+_TSA_VERIFIERS: OrderedDict[bytes, rfc3161.TimestampVerifier] = OrderedDict()
+_MAX_TRUST_ROOTS = 16
+
+
+def _tsa_verifier_for(trust: TrustMaterial) -> rfc3161.TimestampVerifier:
+    """The TSA verifier of this trusted root (its chains checked once), by fingerprint."""
+    with _derived_lock:
+        verifier = _TSA_VERIFIERS.get(trust.fingerprint)
+        if verifier is not None:
+            _TSA_VERIFIERS.move_to_end(trust.fingerprint)
+            return verifier
+    verifier = _tsa_verifier(trust)
+    with _derived_lock:
+        _TSA_VERIFIERS[trust.fingerprint] = verifier
+        if len(_TSA_VERIFIERS) > _MAX_TRUST_ROOTS:
+            _TSA_VERIFIERS.popitem(last=False)
+    return verifier
+
+
+# DER SubjectPublicKeyInfo of key objects (log keys, a VerifyingKey's key), so
+# that memo keys name a key by its bytes; serialising one costs about 10 us.
+# Key objects do not hash: entries are found by id() and hold the key itself,
+# so an id cannot be reused while its entry lives.
+_SPKI: OrderedDict[int, tuple[PublicKey, bytes]] = OrderedDict()
+_MAX_SPKI = 256
+
+
+def _spki(key: PublicKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of ``key``."""
+    with _derived_lock:
+        entry = _SPKI.get(id(key))
+        if entry is not None and entry[0] is key:
+            _SPKI.move_to_end(id(key))
+            return entry[1]
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with _derived_lock:
+        _SPKI[id(key)] = (key, der)
+        if len(_SPKI) > _MAX_SPKI:
+            _SPKI.popitem(last=False)
+    return der
+
+
 # --- step helpers -----------------------------------------------------------
 
 
@@ -205,7 +262,7 @@ def _load_leaf(der: bytes) -> _Leaf:
     identity = cx509.leaf_identity(cert)
     try:
         key = as_public_key(cert.public_key())
-    except ValueError as e:
+    except (ValueError, UnsupportedAlgorithm) as e:
         raise CertificateError(f"unsupported certificate key: {e}") from e
     return _Leaf(cert=cert, identity=identity, key=key)
 
@@ -231,11 +288,12 @@ def _verify_timestamps(
 ) -> list[VerifiedTime]:
     if not tokens:
         return []
-    verifier = _memo(cache, ("tsa-verifier", trust.fingerprint), lambda: _tsa_verifier(trust))
+    verifier = _tsa_verifier_for(trust)
+    memo = partial(_memo, cache)
     times = []
     for i, token in enumerate(tokens):
         try:
-            when, authority = verifier.verify_with_authority(token, signature)
+            when, authority = verifier.verify_with_authority(token, signature, memo=memo)
         except TimestampError as e:
             raise TimestampError(
                 f"timestamp {i}: {e.message}",
@@ -312,9 +370,10 @@ def _verify_entry(
             cache,
             (
                 "set",
-                key.key_id,
+                _spki(key.key),
+                entry.log_id.key_id,
                 promise.signed_entry_timestamp,
-                entry.canonicalized_body,
+                hashlib.sha256(entry.canonicalized_body).digest(),
                 entry.integrated_time,
                 entry.log_index,
             ),
@@ -334,7 +393,7 @@ def _verify_entry(
         envelope = proof.checkpoint.envelope
         cp = _memo(
             cache,
-            ("checkpoint", key.key_id, key.name, envelope),
+            ("checkpoint", _spki(key.key), key.key_id, key.name, envelope),
             lambda: checkpoint.verify_checkpoint(
                 envelope, key=key.key, key_id=key.key_id, name=key.name
             ),
@@ -403,9 +462,9 @@ def _distinct_sources(times: Sequence[VerifiedTime]) -> int:
     return len({(t.source, t.authority) for t in times})
 
 
-def _chain_ok(leaf: x509.Certificate, chain: Sequence[x509.Certificate]) -> bool:
+def _chain_ok(leaf: x509.Certificate, leaf_der: bytes, chain: Sequence[x509.Certificate]) -> bool:
     try:
-        cx509.verify_chain_signatures(leaf, chain)
+        cx509.verify_chain_signatures(leaf, chain, leaf_der=leaf_der)
     except CertificateError:
         return False
     return True
@@ -419,20 +478,22 @@ def _verify_certificate(
     options: VerificationOptions,
     cache: VerifyCache | None,
 ) -> None:
-    issuer: x509.Certificate | None = None
+    issuer: tuple[x509.Certificate, bytes] | None = None
     for when in times:
         for ca in trust.fulcio:
             if not ca.valid_at(when):
                 continue
             if not _memo(
-                cache, ("chain", leaf_der, ca.chain_der), partial(_chain_ok, leaf.cert, ca.chain)
+                cache,
+                ("chain", leaf_der, ca.chain_der),
+                partial(_chain_ok, leaf.cert, leaf_der, ca.chain),
             ):
                 continue
             try:
                 cx509.check_validity([leaf.cert, *ca.chain], at=[when])
             except CertificateError:
                 continue
-            issuer = ca.chain[0]
+            issuer = ca.chain[0], ca.chain_der[0]
             break
         else:
             raise CertificateError(
@@ -442,16 +503,10 @@ def _verify_certificate(
     if issuer is None:
         raise CertificateError("no verified time to check the certificate at")
     if options.sct_threshold:
-        issuer_cert = issuer
+        issuer_cert, issuer_der = issuer
         _memo(
             cache,
-            (
-                "sct",
-                leaf_der,
-                issuer_cert.public_bytes(serialization.Encoding.DER),
-                trust.fingerprint,
-                options.sct_threshold,
-            ),
+            ("sct", leaf_der, issuer_der, trust.fingerprint, options.sct_threshold),
             lambda: sct.verify_embedded_scts(
                 leaf.cert, issuer_cert, ct_keys=trust.ct_key, threshold=options.sct_threshold
             ),
@@ -508,7 +563,13 @@ def _subject_matches(statement: Statement, artifact: Artifact) -> bool:
     return False
 
 
-def _verify_message_signature(bundle: Bundle, key: PublicKey, artifact: Artifact) -> None:
+def _verify_message_signature(
+    bundle: Bundle,
+    key: PublicKey,
+    signer_der: bytes,
+    artifact: Artifact,
+    cache: VerifyCache | None,
+) -> None:
     ms = bundle.message_signature
     assert ms is not None
     alg = default_hash_for_key(key)
@@ -518,19 +579,41 @@ def _verify_message_signature(bundle: Bundle, key: PublicKey, artifact: Artifact
         hinted = artifact.digest(ms.message_digest.algorithm)
         if hinted is not None and hinted != ms.message_digest.digest:
             raise SignatureError("the bundle's message digest does not match the artifact")
+    # Memo keys name the signer by its certificate or key DER; a message by its
+    # SHA-256 (computed here, from the bytes that are verified).
     if artifact.data is not None:
-        ok = verify_signature(key, ms.signature, message=artifact.data)
+        data = artifact.data
+        ok = _memo(
+            cache,
+            ("message", signer_der, hashlib.sha256(data).digest(), ms.signature),
+            lambda: verify_signature(key, ms.signature, message=data),
+        )
     else:
         digest = artifact.digest(alg)
         if digest is None:
             raise SignatureError(f"the signature needs the artifact's {alg} digest")
-        ok = verify_signature(key, ms.signature, prehashed=digest, hash_algorithm=alg)
+        ok = _memo(
+            cache,
+            ("prehashed", signer_der, alg, digest, ms.signature),
+            lambda: verify_signature(key, ms.signature, prehashed=digest, hash_algorithm=alg),
+        )
     if not ok:
         raise SignatureError("the signature does not verify over the artifact")
 
 
-def _verify_dsse(envelope: Envelope, key: PublicKey, artifact: Artifact | None) -> Statement | None:
-    if not verify_signature(key, envelope.signatures[0].sig, message=envelope.pae()):
+def _verify_dsse(
+    envelope: Envelope,
+    key: PublicKey,
+    signer_der: bytes,
+    artifact: Artifact | None,
+    cache: VerifyCache | None,
+) -> Statement | None:
+    pae, sig = envelope.pae(), envelope.signatures[0].sig
+    if not _memo(
+        cache,
+        ("message", signer_der, hashlib.sha256(pae).digest(), sig),
+        lambda: verify_signature(key, sig, message=pae),
+    ):
         raise SignatureError("the DSSE signature does not verify over the envelope")
     if envelope.payload_type == IN_TOTO_PAYLOAD_TYPE:
         statement = parse_statement(envelope.payload)
@@ -570,6 +653,10 @@ def verify_bundle(
     options = options or VerificationOptions()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    if cache is None:
+        # A memo for this call alone: nothing runs twice for one bundle (say, the
+        # leaf's chain for a TSA time and again for a SET time), nothing outlives it.
+        cache = VerifyCache(maxsize=64)
     vm = bundle.material
     envelope = bundle.dsse_envelope
     if envelope is None and artifact is None:
@@ -584,7 +671,7 @@ def verify_bundle(
                 "the bundle is signed with a key; a verification key is required",
                 path="$.verificationMaterial.publicKey",
             )
-        signing_key, signer_der = key.key, key.der
+        signing_key, signer_der = key.key, _spki(key.key)
     else:
         if key is not None:
             raise CertificateError(
@@ -655,10 +742,10 @@ def verify_bundle(
     # 6. The signature over the artifact or the envelope.
     statement = None
     if envelope is not None:
-        statement = _verify_dsse(envelope, signing_key, artifact)
+        statement = _verify_dsse(envelope, signing_key, signer_der, artifact, cache)
     else:
         assert artifact is not None
-        _verify_message_signature(bundle, signing_key, artifact)
+        _verify_message_signature(bundle, signing_key, signer_der, artifact, cache)
 
     return VerificationResult(
         bundle=bundle,

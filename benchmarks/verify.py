@@ -1,0 +1,540 @@
+"""Verification throughput: sigstore-async next to sigstore-python, on the same bundles.
+
+    python benchmarks/verify.py [--quick] [--json]
+
+Prints one table (and, with ``--json``, the same figures as JSON) and exits 0.
+``--quick`` is a CI smoke run (under a minute): fewer rounds and smaller
+batches, so its figures are rougher.
+
+What is measured, and how:
+
+- Single bundles: parse included (``Bundle.from_json`` for both), one core,
+  each verification with a fresh cache (``cache=None``: nothing memoised
+  across bundles). What follows from the trust root alone (its parsed keys,
+  the TSA chain check, the CA part of the Fulcio chain) is prepared once per
+  trust root, as each library's verifier object does. Cases: the conformance
+  vectors ``happy-path-v0.3`` (Rekor v1, production trust root) and
+  ``rekor2-happy-path`` (Rekor v2 + TSA, its own trust root).
+- A release batch: N distinct artifacts signed in one go (one leaf
+  certificate, one checkpoint; a SET per entry for Rekor v1, an RFC 3161 token
+  per signature for Rekor v2), made by ``_common.make_release`` under a trust
+  root of its own; ours verifies the batch with one shared ``VerifyCache``,
+  sigstore-python in a loop. Also, as an upper bound only, the same vector
+  bundle verified N times with a shared cache (every pure check repeats).
+- The RFC 3161 step alone, ours and sigstore-python's.
+- ``Verifier.verify_many`` over a release batch, with 1 and 2 workers, in
+  threads and in processes (wall clock; the machine's other load shows here).
+- Peak RSS while ``verify_many`` reads 1,000 then 10,000 (path, digest) pairs
+  from a generator, in a fresh process.
+
+Timing: contenders alternate round by round and the best round counts, so a
+busy machine hurts both alike (see ``_common.race``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Run from a checkout: the package beside this folder, _common inside it.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+
+import anyio
+from _common import (
+    Release,
+    SigstorePython,
+    VectorCase,
+    bundle_verify_dir,
+    make_release,
+    race,
+    race_batches,
+    sigstore_python_unavailable,
+    vector_case,
+)
+
+from sigstore_async import Bundle, Identity, TrustMaterial, Verifier
+from sigstore_async.verify import Artifact
+from sigstore_async.verify.core import VerifyCache, _tsa_verifier_for, verify_bundle
+
+TARGETS = {"single-v1": 1.5, "single-v2": 2.5, "batch": 8.0, "workers": 1.7}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int
+    per_round: int
+    batch: int
+    batch_rounds: int
+    many: int
+    memory: tuple[int, int]
+
+
+FULL = Sizes(rounds=12, per_round=25, batch=400, batch_rounds=4, many=2000, memory=(1000, 10000))
+QUICK = Sizes(rounds=3, per_round=8, batch=60, batch_rounds=2, many=240, memory=(200, 1000))
+
+
+def _rate(seconds: float) -> float:
+    return 1.0 / seconds if seconds > 0 else float("inf")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- single bundles and batches ------------------------------------------------------------
+
+
+def bench_single(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any]:
+    trust = TrustMaterial.from_json(case.trusted_root)
+    policy = Identity(case.identity, case.issuer)
+    now = _now()
+
+    def ours() -> None:
+        verify_bundle(
+            Bundle.from_json(case.bundle),
+            artifact=Artifact.from_bytes(case.artifact),
+            policy=policy,
+            trust=trust,
+            now=now,
+            cache=None,  # fresh: nothing memoised across bundles
+        )
+
+    contenders: dict[str, Callable[[], object]] = {"ours": ours}
+    error = None
+    if theirs:
+        sp = SigstorePython(case.trusted_root, case.identity, case.issuer)
+        try:
+            sp.verify(case.bundle, case.artifact)
+            contenders["theirs"] = lambda: sp.verify(case.bundle, case.artifact)
+        except Exception as e:  # a vector sigstore-python rejects is reported, not fatal
+            error = f"sigstore-python rejects it: {e!r:.120}"
+    best = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round)
+    return {
+        "case": case.name,
+        "ours_per_s": _rate(best["ours"]),
+        "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+        "note": error,
+    }
+
+
+def bench_release_batch(release: Release, sizes: Sizes, theirs: bool) -> dict[str, Any]:
+    trust = TrustMaterial.from_json(release.trusted_root)
+    policy = Identity(release.identity, release.issuer)
+    now = _now()
+    pairs = list(release.pairs())
+
+    def ours() -> int:
+        cache = VerifyCache()  # one cache for the batch, new each round: the first bundle is cold
+        for bundle, artifact in pairs:
+            verify_bundle(
+                Bundle.from_json(bundle),
+                artifact=Artifact.from_bytes(artifact),
+                policy=policy,
+                trust=trust,
+                now=now,
+                cache=cache,
+            )
+        return len(pairs)
+
+    def ours_fresh() -> int:
+        for bundle, artifact in pairs:
+            verify_bundle(
+                Bundle.from_json(bundle),
+                artifact=Artifact.from_bytes(artifact),
+                policy=policy,
+                trust=trust,
+                now=now,
+            )
+        return len(pairs)
+
+    contenders: dict[str, Callable[[], int]] = {"ours": ours, "ours_fresh": ours_fresh}
+    if theirs:
+        sp = SigstorePython(release.trusted_root, release.identity, release.issuer)
+
+        def theirs_loop() -> int:
+            for bundle, artifact in pairs:
+                sp.verify(bundle, artifact)
+            return len(pairs)
+
+        contenders["theirs"] = theirs_loop
+    best = race_batches(contenders, rounds=sizes.batch_rounds)
+    return {
+        "case": f"release-{release.rekor}",
+        "bundles": len(pairs),
+        "ours_per_s": _rate(best["ours"]),
+        "ours_fresh_per_s": _rate(best["ours_fresh"]),
+        "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+    }
+
+
+def bench_repeated(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any]:
+    """The same bundle N times with one cache: an upper bound, not a real batch."""
+    trust = TrustMaterial.from_json(case.trusted_root)
+    policy = Identity(case.identity, case.issuer)
+    now = _now()
+    n = sizes.batch
+
+    def ours() -> int:
+        cache = VerifyCache()
+        for _ in range(n):
+            verify_bundle(
+                Bundle.from_json(case.bundle),
+                artifact=Artifact.from_bytes(case.artifact),
+                policy=policy,
+                trust=trust,
+                now=now,
+                cache=cache,
+            )
+        return n
+
+    contenders: dict[str, Callable[[], int]] = {"ours": ours}
+    if theirs:
+        sp = SigstorePython(case.trusted_root, case.identity, case.issuer)
+
+        def theirs_loop() -> int:
+            for _ in range(n):
+                sp.verify(case.bundle, case.artifact)
+            return n
+
+        contenders["theirs"] = theirs_loop
+    best = race_batches(contenders, rounds=sizes.batch_rounds)
+    return {
+        "case": f"repeated-{case.name}",
+        "bundles": n,
+        "ours_per_s": _rate(best["ours"]),
+        "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+    }
+
+
+def bench_rfc3161(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any]:
+    """The RFC 3161 step alone: one token over the bundle's signature, fresh memo."""
+    trust = TrustMaterial.from_json(case.trusted_root)
+    bundle = Bundle.from_json(case.bundle)
+    token = bundle.material.timestamps[0]
+    assert bundle.message_signature is not None
+    signature = bundle.message_signature.signature
+    verifier = _tsa_verifier_for(trust)
+
+    def fresh(key: tuple[Any, ...], compute: Callable[[], bool]) -> bool:
+        return compute()
+
+    contenders: dict[str, Callable[[], object]] = {
+        "ours": lambda: verifier.verify_with_authority(token, signature, memo=fresh)
+    }
+    if theirs:
+        contenders["theirs"] = SigstorePython(
+            case.trusted_root, case.identity, case.issuer
+        ).timestamp_step(case.bundle)
+    best = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round)
+    return {"ours_us": best["ours"] * 1e6, "theirs_us": best.get("theirs", 0.0) * 1e6 or None}
+
+
+# --- verify_many ---------------------------------------------------------------------------
+
+
+async def _drain(
+    verifier: Verifier, pairs: Iterator[tuple[bytes, Artifact]], policy: Identity
+) -> int:
+    ok = 0
+    async with verifier.verify_many(pairs, policy, concurrency=64) as outcomes:
+        async for outcome in outcomes:
+            if not outcome.ok:
+                raise RuntimeError(f"item {outcome.index} failed: {outcome.error}")
+            ok += 1
+    return ok
+
+
+def bench_many(sizes: Sizes) -> list[dict[str, Any]]:
+    """verify_many, 1 and 2 workers, threads and processes.
+
+    Every timed run gets a release of its own (its own trust root), so that no
+    cache, the verifier's or a worker process's, has seen its bundles.
+    """
+    configs = [("thread", 1), ("thread", 2), ("process", 1), ("process", 2)]
+
+    def pairs(release: Release) -> Iterator[tuple[bytes, Artifact]]:
+        for bundle, artifact in release.pairs():
+            yield bundle, Artifact.from_digest("sha256:" + hashlib.sha256(artifact).hexdigest())
+
+    async def run() -> list[dict[str, Any]]:
+        best = dict.fromkeys(configs, float("inf"))
+        warm = make_release(32, "v2")
+        for offload, workers in configs:  # start the worker processes once
+            if offload == "process":
+                verifier = Verifier(
+                    TrustMaterial.from_json(warm.trusted_root), offload="process", processes=workers
+                )
+                await _drain(verifier, pairs(warm), Identity(warm.identity, warm.issuer))
+        for r in range(2):
+            for offload, workers in configs if r == 0 else configs[::-1]:
+                release = make_release(sizes.many, "v2")
+                trust = TrustMaterial.from_json(release.trusted_root)
+                policy = Identity(release.identity, release.issuer)
+                if offload == "thread":
+                    verifier = Verifier(trust, concurrency=workers)
+                else:
+                    verifier = Verifier(trust, offload="process", processes=workers)
+                start = time.perf_counter()
+                count = await _drain(verifier, pairs(release), policy)
+                seconds = (time.perf_counter() - start) / count
+                best[offload, workers] = min(best[offload, workers], seconds)
+        return [
+            {"offload": offload, "workers": workers, "per_s": _rate(best[offload, workers])}
+            for offload, workers in configs
+        ]
+
+    return anyio.run(run)
+
+
+# --- memory --------------------------------------------------------------------------------
+
+
+def _memory_child(directory: Path, checkpoints: list[int]) -> None:
+    """Run in a fresh process: verify_many over lazily generated (path, digest) pairs."""
+    meta = json.loads((directory / "meta.json").read_text())
+    trust = TrustMaterial.from_json((directory / "trusted_root.json").read_bytes())
+    policy = Identity(meta["identity"], meta["issuer"])
+    files = sorted(directory.glob("*.sigstore.json"))
+    digests = meta["digests"]
+    total = max(checkpoints)
+
+    def pairs() -> Iterator[tuple[Path, str]]:
+        for i in range(total):  # generated as verify_many pulls them
+            j = i % len(files)
+            yield files[j], digests[files[j].name]
+
+    async def run() -> dict[str, float]:
+        peaks: dict[str, float] = {}
+        done = 0
+        verifier = Verifier(trust)
+        async with verifier.verify_many(pairs(), policy, concurrency=64) as outcomes:
+            async for outcome in outcomes:
+                if not outcome.ok:
+                    raise RuntimeError(str(outcome.error))
+                done += 1
+                if done in checkpoints:
+                    # ru_maxrss is in KiB on Linux.
+                    peaks[str(done)] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return peaks
+
+    print(json.dumps(anyio.run(run)))
+
+
+def bench_memory(release: Release, sizes: Sizes) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="sigstore-async-bench-") as tmp:
+        directory = Path(tmp)
+        digests = {}
+        for i, (bundle, artifact) in enumerate(release.pairs()):
+            name = f"{i:05d}.sigstore.json"
+            (directory / name).write_bytes(bundle)
+            digests[name] = "sha256:" + hashlib.sha256(artifact).hexdigest()
+        (directory / "trusted_root.json").write_bytes(release.trusted_root)
+        (directory / "meta.json").write_text(
+            json.dumps({"identity": release.identity, "issuer": release.issuer, "digests": digests})
+        )
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                str(directory),
+                ",".join(str(n) for n in sizes.memory),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+    peaks: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return peaks
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours and theirs else None
+
+
+def _fmt(value: float | None, spec: str = ".0f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _verdict(ratio: float | None, target: float) -> str:
+    if ratio is None:
+        return "n/a"
+    return f">= {target:g}x: {'met' if ratio >= target else 'missed'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a CI smoke run, under a minute")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        _memory_child(Path(args.memory_child[0]), [int(n) for n in args.memory_child[1].split(",")])
+        return 0
+
+    sizes = QUICK if args.quick else FULL
+    missing = sigstore_python_unavailable()
+    theirs = missing is None
+    if missing:
+        print(missing)
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "environment": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "sigstore_python": SigstorePython.version() if theirs else None,
+            "quick": args.quick,
+            "method": "best of alternating rounds; parse included; one core unless stated",
+        }
+    }
+
+    base = bundle_verify_dir()
+    singles: list[tuple[str, str, str]] = [
+        ("single-v1", "happy-path-v0.3", "Rekor v1"),
+        ("single-v2", "rekor2-happy-path", "Rekor v2 + TSA"),
+    ]
+    rows: list[tuple[str, float | None, float | None, str]] = []
+    report["single"] = []
+    report["repeated"] = []
+    if base is None:
+        print("conformance vectors not found ($SIGSTORE_ASYNC_VECTORS): vector cases skipped")
+    else:
+        for key, name, label in singles:
+            case = vector_case(base, name, label)
+            result = bench_single(case, sizes, theirs)
+            result["target"] = TARGETS[key]
+            report["single"].append(result)
+            rows.append(
+                (
+                    f"single bundle, {label} ({name}), fresh cache",
+                    result["ours_per_s"],
+                    result["theirs_per_s"],
+                    _verdict(_ratio(result["ours_per_s"], result["theirs_per_s"]), TARGETS[key]),
+                )
+            )
+            if result["note"]:
+                rows.append((f"  note: {result['note']}", None, None, ""))
+
+    releases = {rekor: make_release(sizes.batch, rekor) for rekor in ("v1", "v2")}
+    report["batch"] = []
+    for rekor, label in (("v1", "Rekor v1"), ("v2", "Rekor v2 + TSA")):
+        result = bench_release_batch(releases[rekor], sizes, theirs)
+        result["target"] = TARGETS["batch"]
+        report["batch"].append(result)
+        rows.append(
+            (
+                f"release batch of {result['bundles']}, {label}, one cert + checkpoint, "
+                "shared cache",
+                result["ours_per_s"],
+                result["theirs_per_s"],
+                _verdict(_ratio(result["ours_per_s"], result["theirs_per_s"]), TARGETS["batch"]),
+            )
+        )
+        rows.append(
+            (
+                "  same release, fresh cache per bundle",
+                result["ours_fresh_per_s"],
+                result["theirs_per_s"],
+                f"{_fmt(_ratio(result['ours_fresh_per_s'], result['theirs_per_s']), '.2f')}x",
+            )
+        )
+    if base is not None:
+        for _key, name, label in singles:
+            case = vector_case(base, name, label)
+            result = bench_repeated(case, sizes, theirs)
+            report["repeated"].append(result)
+            rows.append(
+                (
+                    f"same bundle x{result['bundles']}, {label}, shared cache (upper bound, "
+                    "not a real batch)",
+                    result["ours_per_s"],
+                    result["theirs_per_s"],
+                    f"{_fmt(_ratio(result['ours_per_s'], result['theirs_per_s']), '.2f')}x",
+                )
+            )
+
+    if base is not None:
+        report["rfc3161"] = bench_rfc3161(
+            vector_case(base, "rekor2-happy-path", "Rekor v2 + TSA"), sizes, theirs
+        )
+    report["verify_many"] = bench_many(sizes)
+    report["memory_peak_rss_mib"] = bench_memory(
+        make_release(min(1000, sizes.memory[-1]), "v2"), sizes
+    )
+    report["seconds"] = time.perf_counter() - started
+
+    # The table.
+    env = report["environment"]
+    print(
+        f"sigstore-async verify benchmark: Python {env['python']}, {env['cpus']} CPUs, "
+        f"sigstore-python {env['sigstore_python'] or 'not installed'}"
+        f"{' (--quick: rough figures)' if args.quick else ''}"
+    )
+    print(f"method: {env['method']}")
+    print()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'case':<{width}}  {'ours/s':>8}  {'sigstore-python/s':>17}  {'ratio':>6}  target")
+    for label, ours, theirs_rate, verdict in rows:
+        ratio = _ratio(ours, theirs_rate)
+        print(
+            f"{label:<{width}}  {_fmt(ours):>8}  {_fmt(theirs_rate):>17}  "
+            f"{_fmt(ratio, '.2f') + 'x' if ratio else '':>6}  {verdict}"
+        )
+    if "rfc3161" in report:
+        r = report["rfc3161"]
+        print()
+        print(
+            f"RFC 3161 step alone (one token, fresh): ours {_fmt(r['ours_us'])} us, "
+            f"sigstore-python {_fmt(r['theirs_us'])} us"
+        )
+    print()
+    many = report["verify_many"]
+    print(
+        f"verify_many over {sizes.many} distinct Rekor v2 + TSA release bundles "
+        "(wall clock, new release per run):"
+    )
+    first = {row["offload"]: row["per_s"] for row in many if row["workers"] == 1}
+    for row in many:
+        speedup = row["per_s"] / first[row["offload"]]
+        row["vs_one_worker"] = speedup
+        verdict = _verdict(speedup, TARGETS["workers"]) if row["workers"] == 2 else ""
+        print(
+            f"  offload={row['offload']:<7} workers={row['workers']}  {row['per_s']:>6.0f}/s  "
+            f"{speedup:.2f}x one worker  {verdict}"
+        )
+    best_thread = first["thread"]
+    best = max(row["per_s"] for row in many)
+    report["best_many_vs_one_thread"] = best / best_thread
+    print(f"  best of all vs one thread (the default): {best / best_thread:.2f}x")
+    print()
+    peaks = report["memory_peak_rss_mib"]
+    print(
+        "peak RSS, verify_many over lazily generated (path, digest) pairs, fresh process: "
+        + ", ".join(f"{int(n):,} bundles {mib:.0f} MiB" for n, mib in peaks.items())
+    )
+    print(f"\n({report['seconds']:.0f} s)")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
