@@ -258,6 +258,8 @@ class Sigstore:
             InvalidTrustRoot: a trusted root or signing config is malformed.
             TrustError: no trust anchor for a private repository, or a document
                 cannot be read.
+            OSError: the TUF cache could not be written (or, for a private
+                repository, read).
             RuntimeError: the network is needed and the client is not open.
         """
         if self._trust_config is not None or self._trusted_root is not None:
