@@ -17,7 +17,6 @@ import math
 import os
 import secrets
 import struct
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,11 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as ``python benchmarks/verify.py`` from a checkout
-    sys.path.insert(0, str(REPO))
+from sigstore_async._core import canonical, checkpoint, merkle
 
-from sigstore_async._core import canonical, checkpoint, merkle  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 IDENTITY = (
     "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-# Run as a script, this folder comes first on sys.path, where its tuf.py would
-# shadow the tuf package: put the checkout there instead.
+# Run as a script, this folder comes first on sys.path: put the checkout there
+# instead, so no script here can shadow an installed package.
 sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "benchmarks"]
 
 import anyio  # noqa: E402

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,9 @@ from ._http import new_client
 from ._time import Clock, utc_now
 from .errors import RepositoryUnavailable, TrustError, TufError
 from .models.trust_root import ClientTrustConfig, SigningConfig, TrustedRoot
+from .oidc import Issuer
+from .sign import Signer
+from .sign.signer import TokenSource
 from .trust import TrustMaterial, embedded_signing_config, embedded_trusted_root
 from .tuf import TrustUpdater, TufRepository, TufStatus, TufTrust, UpdaterConfig
 from .tuf._repository import Instance
@@ -420,15 +425,45 @@ class Sigstore:
             source="embedded",
         )
 
-    # -- extension points ----------------------------------------------------------------------
-    #
-    # Signing and identity plug in here, built on what this object already owns:
-    #
-    # - ``signer(token)``: an async context manager over ``self.http`` and
-    #   ``(await self.trust()).signing_config`` (which CA, logs and TSAs to use)
-    #   and ``.material`` (to check what the services return).
-    # - ``oidc``: token flows (ambient, interactive, device) over ``self.http``,
-    #   with the issuer from the signing config's ``oidc_urls``.
-    #
-    # Both must take the clock from ``self.clock`` and never open a client of
-    # their own.
+    # -- signing and identity -----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def signer(self, token: TokenSource, **options: Any) -> AsyncIterator[Signer]:
+        """A :class:`~sigstore_async.sign.Signer` for ``token`` over the current trust.
+
+        ``token`` is an identity token (raw JWT or ``IdentityToken``) or a
+        callable that returns one (used again when the certificate is renewed
+        after the token expired). The signer shares this client's HTTP pool and
+        clock; ``options`` go to ``Signer`` (``key_type=``, ``verify=``, ...).
+
+        Raises:
+            TrustError: this instance publishes no signing config.
+            TufError, InvalidTrustRoot: as :meth:`trust`.
+            IdentityError, ServiceError: as ``Signer.__aenter__``.
+        """
+        config = await self.trust()
+        if config.signing_config is None:
+            raise TrustError("this Sigstore instance publishes no signing config")
+        options.setdefault("clock", self.clock)
+        async with Signer(
+            token,
+            signing_config=config.signing_config,
+            trust=config.material,
+            http=self.http,
+            **options,
+        ) as signer:
+            yield signer
+
+    async def oidc(self) -> Issuer:
+        """The OIDC issuer of this instance's signing config, for token flows
+        (``interactive()``, ``device_flow()``, ``client_credentials()``) over
+        this client's HTTP pool.
+
+        Raises:
+            TrustError: the signing config names no OIDC issuer.
+        """
+        config = await self.trust()
+        urls = config.signing_config.oidc_urls if config.signing_config else ()
+        if not urls:
+            raise TrustError("the signing config names no OIDC issuer")
+        return Issuer(self.http, urls[0].url, clock=self.clock)

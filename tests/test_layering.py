@@ -85,14 +85,25 @@ def test_library_does_not_import_testing() -> None:
 def test_public_api_is_pinned() -> None:
     assert sigstore_async.__all__ == sorted(sigstore_async.__all__, key=str)
     assert set(sigstore_async.__all__) == {
-        "AllOf", "AnyOf", "Artifact", "Bundle", "CertificateError",
-        "CertificateTransparencyError", "ClientTrustConfig", "Custom", "Extension", "Identity",
-        "IdentityError", "InvalidBundle", "InvalidTrustRoot", "NetworkError", "Policy",
-        "PolicyError", "ServiceError", "SignatureError", "SigningConfig", "SigstoreError",
-        "Statement", "TimestampError", "TransparencyLogError", "TrustError", "TrustMaterial",
-        "TrustedRoot", "UnsafeNoOp", "VerificationError", "VerificationOptions",
-        "VerificationResult", "VerifiedTime", "Verifier", "VerifyOutcome", "VerifyingKey",
-        "__version__",
+        # verification
+        "AllOf", "AnyOf", "Artifact", "Custom", "Extension", "Identity", "Policy", "Statement",
+        "UnsafeNoOp", "VerificationOptions", "VerificationResult", "VerifiedTime", "Verifier",
+        "VerifyOutcome", "VerifyingKey",
+        # signing and identity
+        "Attestation", "Payload", "SignOutcome", "SignProgress", "Signer", "Subject",
+        "IdentityToken", "Issuer", "obtain_token",
+        # models and trust
+        "Bundle", "ClientTrustConfig", "SigningConfig", "TrustedRoot", "TrustMaterial",
+        "Sigstore", "TrustConfig", "__version__",
+        # the error hierarchy
+        "SigstoreError", "VerificationError", "InvalidBundle", "CertificateError",
+        "CertificateTransparencyError", "TransparencyLogError", "TimestampError",
+        "SignatureError", "PolicyError", "TrustError", "InvalidTrustRoot", "TufError",
+        "RepositoryUnavailable", "MetadataExpired", "RollbackAttack", "BadMetadataSignature",
+        "LengthOrHashMismatch", "MalformedMetadata", "TargetNotFound", "ServiceError",
+        "NetworkError", "ResponseTooLarge", "IdentityError", "InvalidToken", "ExpiredToken",
+        "TokenNotYetValid", "WrongAudience", "WrongIssuer", "NoIdentity", "AuthorizationFailed",
+        "NoCredential",
     }  # fmt: skip
     for name in sigstore_async.__all__:
         assert hasattr(sigstore_async, name), name

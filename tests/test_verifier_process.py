@@ -119,6 +119,30 @@ async def test_process_mode_batch_isolates_failures(
 
 
 @pytest.mark.anyio
+async def test_process_mode_batch_can_be_left_early(
+    production: TrustMaterial, anyio_backend: str
+) -> None:
+    good = _case("happy-path-v0.3")
+    v = Verifier(production, offload="process", processes=2)
+    pulled = 0
+
+    def source() -> object:
+        nonlocal pulled
+        for _ in range(10_000):
+            pulled += 1
+            yield (good.bundle, good.digest)
+
+    got = 0
+    async with v.verify_many(source(), POLICY, concurrency=8) as outcomes:  # type: ignore[arg-type]
+        async for outcome in outcomes:
+            assert outcome.ok, outcome.error
+            got += 1
+            if got == 5:
+                break
+    assert pulled < 100
+
+
+@pytest.mark.anyio
 async def test_process_mode_needs_a_policy_that_pickles(
     production: TrustMaterial, anyio_backend: str
 ) -> None:

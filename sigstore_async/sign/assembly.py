@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -70,6 +70,10 @@ __all__ = [
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 IN_TOTO_STATEMENT_V1 = "https://in-toto.io/Statement/v1"
+
+T = TypeVar("T")
+#: ``memo(key, compute)``: return a remembered result for ``key`` or ``compute()`` it.
+Memo: TypeAlias = Callable[[tuple[Any, ...], Callable[[], T]], T]
 
 #: How far a log's integrated time may lie ahead of the signer's clock.
 MAX_CLOCK_SKEW = timedelta(minutes=1)
@@ -401,9 +405,13 @@ def check_log_entry(
     trust: TrustMaterial,
     base_url: str,
     now: datetime,
+    memo: Memo[checkpoint.Checkpoint] | None = None,
 ) -> TransparencyLogEntry:
     """Check that ``entry`` is what was submitted to the log at ``base_url``,
     included in a tree whose checkpoint that log signed.
+
+    ``memo(key, compute)``, if given, memoises checkpoint signature checks
+    (a Rekor v2 batch shares one checkpoint); ``VerifyCache.get`` is one.
 
     Checks, in order: the kind and version; the body against the submitted
     signature, certificate and digest (or envelope); the log's identity; for
@@ -465,9 +473,13 @@ def check_log_entry(
         proof=proof.hashes,
         root_hash=proof.root_hash,
     )
-    cp = checkpoint.verify_checkpoint(
-        proof.checkpoint.envelope, key=key.key, key_id=key.key_id, name=key.name
-    )
+    envelope = proof.checkpoint.envelope
+
+    def verify() -> checkpoint.Checkpoint:
+        return checkpoint.verify_checkpoint(envelope, key=key.key, key_id=key.key_id, name=key.name)
+
+    memo_key = ("log checkpoint", trust.fingerprint, key.key_id, key.name, envelope)
+    cp = memo(memo_key, verify) if memo is not None else verify()
     if cp.tree_size != proof.tree_size or cp.root_hash != proof.root_hash:
         raise TransparencyLogError("the checkpoint does not commit to the inclusion proof's tree")
     return entry

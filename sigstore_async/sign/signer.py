@@ -748,7 +748,14 @@ class Signer:
             else:
                 entry = parse_rekor_v2_entry(answer, service="rekor v2")
             entries.append(
-                check_log_entry(entry, proposed, trust=self.trust, base_url=log.url, now=now)
+                check_log_entry(
+                    entry,
+                    proposed,
+                    trust=self.trust,
+                    base_url=log.url,
+                    now=now,
+                    memo=self._cache.get,
+                )
             )
         bundle = assemble_bundle(
             signed, certificate=cred.certificate_der, entries=entries, timestamps=stamps

@@ -11,16 +11,23 @@ verification rule (``verify.core``) or fetching trust material (TUF,
 Where the pure pipeline runs (``offload``):
 
 - ``"thread"`` (the default): worker threads. Cheap to start and right for a
-  few bundles at a time, but the checks hold the GIL (pyca/cryptography does
-  not release it for a signature check), so a batch uses one core.
+  few bundles at a time. pyca/cryptography releases the GIL while it checks a
+  signature, but parsing and the rest of the pipeline hold it, so a batch
+  gains only part of a second core (about 1.6x on two, measured with
+  ``benchmarks/verify.py``).
 - ``"process"``: worker processes (``anyio.to_process``), one per core by
-  default. A batch then uses every core; each call costs a round trip of
-  pickled bytes (a bundle's JSON in, a ``VerificationResult`` out) and the
+  default. A batch then uses every core (about 1.75x on two); each trip costs
+  pickled bytes (bundles' JSON in, ``VerificationResult`` values out) and the
   first calls pay for starting the workers (about a quarter of a second each),
   so it pays off for batches of hundreds of bundles and more. A worker parses
   the trust root once (keyed by its fingerprint; the JSON travels only to a
   worker that lacks it) and keeps its own ``VerifyCache``. Policies must
-  pickle (``Custom`` policies over a lambda do not).
+  pickle (``Custom`` policies over a lambda do not), and a script that uses
+  processes must guard its entry point with ``if __name__ == "__main__":``
+  (workers import the main module, as ``multiprocessing`` does).
+
+In both modes ``verify_many`` sends work in chunks of ready items, so a batch
+pays for few trips to a worker.
 """
 
 from __future__ import annotations
@@ -341,9 +348,16 @@ class Verifier:
         slots = anyio.Semaphore(concurrency)
         ready_send, ready_receive = anyio.create_memory_object_stream[_Job](concurrency)
 
+        # The *_nowait fast paths skip a checkpoint per item; the loop still
+        # yields at least once per ``concurrency`` items (the slots run out).
         async def finish(outcome: VerifyOutcome) -> None:
             try:
-                await send.send(outcome)
+                try:
+                    send.send_nowait(outcome)
+                except (anyio.WouldBlock, anyio.BrokenResourceError):
+                    # Full, or the consumer has left: ``send`` checkpoints first,
+                    # so a cancelled batch ends as cancelled, as without the fast path.
+                    await send.send(outcome)
             finally:
                 slots.release()
 
@@ -366,9 +380,14 @@ class Verifier:
                 for outcome in await self._verify_chunk(jobs, policy, key):
                     await finish(outcome)
 
-        dispatchers = 2 * (
-            int(self._process_limiter.total_tokens) if self.offload == "process" else 1
-        )
+        if self.offload == "process":
+            # Two per worker: one waits on a worker while the other's chunk travels.
+            dispatchers = 2 * int(self._process_limiter.total_tokens)
+        else:
+            # Signature checks release the GIL, the rest of the pipeline holds it:
+            # a thread per core (at least two, so that the loop's work overlaps).
+            threads = min(int(self._limiter.total_tokens), os.cpu_count() or 1)
+            dispatchers = max(2, threads)
         chunk = max(1, min(_CHUNK_ITEMS, concurrency // dispatchers))
         async with send, anyio.create_task_group() as outer:
             for _ in range(dispatchers):
@@ -377,7 +396,10 @@ class Verifier:
                 index = 0
 
                 async def take(item: tuple[BundleInput, ArtifactInput | None]) -> None:
-                    await slots.acquire()
+                    try:
+                        slots.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await slots.acquire()
                     try:
                         job = self._prepare_now(index, item)
                     except (TypeError, ValueError) as e:
@@ -386,7 +408,10 @@ class Verifier:
                     if job is None:
                         tg.start_soon(prepare, index, item)
                     else:
-                        await ready_send.send(job)
+                        try:
+                            ready_send.send_nowait(job)
+                        except (anyio.WouldBlock, anyio.BrokenResourceError):
+                            await ready_send.send(job)
 
                 if isinstance(items, AsyncIterable):
                     async for item in items:

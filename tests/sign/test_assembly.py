@@ -25,6 +25,7 @@ from sigstore_async.sign.assembly import (
     parse_rekor_v2_entry,
     propose_entry,
 )
+from sigstore_async.verify import VerifyCache
 
 from ._fakelog import V1_URL, V2_URL, FakeLogs
 
@@ -292,3 +293,14 @@ def test_in_toto_statement_errors(
 ) -> None:
     with pytest.raises(ValueError, match=match):
         in_toto_statement(subjects, ptype, predicate)
+
+
+def test_checkpoint_checks_can_be_memoised() -> None:
+    logs = FakeLogs()
+    trust = logs.trust()
+    p = propose(MESSAGE, 2)
+    entry = parse_rekor_v2_entry(logs.respond_v2(p))
+    cache = VerifyCache()
+    for _ in range(3):
+        check_log_entry(entry, p, trust=trust, base_url=V2_URL, now=NOW, memo=cache.get)
+    assert (cache.misses, cache.hits) == (1, 2)

@@ -459,19 +459,23 @@ async def test_leaving_early_cancels_the_rest(
 async def test_cancel_scope_around_a_batch(
     stack: LocalSigstore, trust: TrustMaterial, clock: FakeClock
 ) -> None:
-    stack.faults["rekor"].latency = 0.05
+    stack.faults["rekor"].latency = 0.02
     async with _signer(stack, trust, clock) as signer:
         got = []
-        with anyio.move_on_after(0.2) as scope:
+        with anyio.CancelScope() as scope:
             async with signer.sign_many(
                 [str(i).encode() for i in range(1000)], concurrency=16
-            ) as r:
-                async for outcome in r:
+            ) as results:
+                async for outcome in results:
                     got.append(outcome)
+                    if len(got) == 5:
+                        scope.cancel()
         assert scope.cancelled_caught
-        assert 0 < len(got) < 1000
+        assert len(got) == 5
         assert all(o.ok for o in got)
+        assert results.progress.started < 100
         stack.faults["rekor"].latency = 0.0
+        # Nothing is left running: the signer works on, its lock is free.
         await signer.sign(b"after")
 
 
@@ -522,8 +526,11 @@ async def test_large_inputs_do_not_block_the_loop(
 
     async with _signer(stack, trust, clock) as signer, anyio.create_task_group() as tg:
         tg.start_soon(heartbeat)
+        start = anyio.current_time()
         await signer.sign(big)
         await signer.sign(chunk * 16)
+        total = anyio.current_time() - start
         done.set()
     assert gaps
-    assert max(gaps) < 0.1, max(gaps)
+    # Blocked, the loop would miss a beat for the whole hashing time.
+    assert max(gaps) < max(0.1, total / 3), (max(gaps), total)

@@ -21,9 +21,9 @@ HTTP on 127.0.0.1 with ``--loopback`` (ours with httpx, python-tuf with its
 default urllib3 fetcher). Figures are the best round, in milliseconds per
 operation, and the requests each operation made.
 
-    python benchmarks/tuf.py            # about 10 s
-    python benchmarks/tuf.py --quick    # a few seconds
-    python benchmarks/tuf.py --loopback --roots 12 --rounds 20
+    python benchmarks/tuf_client.py            # about 10 s
+    python benchmarks/tuf_client.py --quick    # a few seconds
+    python benchmarks/tuf_client.py --loopback --roots 12 --rounds 20
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ from typing import Any
 
 import _common  # noqa: F401 - puts the checkout on sys.path
 
-# This file is called tuf.py: take its directory off the path, so that ``import tuf``
-# finds python-tuf and not this script.
+# Keep this folder off the path, so no script here can shadow an installed package.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
