@@ -322,10 +322,13 @@ class Verifier:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._produce, items, policy, key, concurrency, send)
             try:
-                async with receive:
-                    yield receive
+                yield receive
             finally:
+                # Cancel before closing the stream: closed first, in-flight
+                # sends would fail with BrokenResourceError instead of ending
+                # as cancelled.
                 tg.cancel_scope.cancel()
+                receive.close()
 
     async def _produce(
         self,
