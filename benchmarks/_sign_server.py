@@ -13,7 +13,6 @@ import resource
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, this folder comes first on sys.path: put the checkout there
@@ -22,24 +21,9 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import anyio  # noqa: E402
 
-from sigstore_async.testing import LocalSigstore, ServiceFaults, _serve  # noqa: E402
+from sigstore_async.testing import LocalSigstore, ServiceFaults  # noqa: E402
 
 IDENTITY = "bench@example.com"
-
-# LocalSigstore's loopback server hands each request to a worker thread of
-# uvicorn's loop, and anyio allows 40 of those per loop by default. A Rekor v2
-# request holds its thread until its batch is integrated, so that default
-# would cap every batch at 40 entries, whatever the clients do. Lift it.
-_handle = _serve.LoopbackServer._app
-
-
-async def _app(self: Any, *args: Any) -> None:
-    anyio.to_thread.current_default_thread_limiter().total_tokens = 4096
-    await _handle(self, *args)
-
-
-_serve.LoopbackServer._app = _app  # type: ignore[method-assign]
-
 
 async def main(directory: Path, batch_interval: float, latency: float) -> None:
     faults = {

@@ -17,10 +17,6 @@ signs N artifacts (1,000; 200 with ``--quick``) with one identity:
   from a thread pool (its documented concurrency), at several pool sizes; the
   best one counts.
 
-The services' process lifts anyio's 40-thread default in LocalSigstore's
-loopback server, which would otherwise cap every Rekor v2 batch at 40 entries
-(see ``_sign_server.py``).
-
 Prints a table: wall time, artifacts per second, client CPU time per artifact
 (this process only; the services run in the other one), and for
 sigstore-async the floor no client can beat: one Fulcio round trip, plus one

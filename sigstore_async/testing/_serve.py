@@ -41,6 +41,10 @@ class LoopbackServer:
         self._port = port
         self._stopped = threading.Event()
         self.url = ""
+        # Each request waits in a thread until the stack's loop answers it, and
+        # a Rekor v2 request waits for its whole batch: anyio's default of 40
+        # threads would cap every batch at 40 entries. Waiting threads are cheap.
+        self._bridge: anyio.CapacityLimiter | None = None
 
     async def _app(
         self, portal: BlockingPortal, scope: Scope, receive: Receive, send: Send
@@ -57,8 +61,10 @@ class LoopbackServer:
             if not message.get("more_body", False):
                 break
         request = request_from_scope(scope, bytes(body))
+        if self._bridge is None:  # created in uvicorn's loop, which uses it
+            self._bridge = anyio.CapacityLimiter(4096)
         response: Response = await anyio.to_thread.run_sync(
-            partial(portal.call, self._handle, request)
+            partial(portal.call, self._handle, request), limiter=self._bridge
         )
         await send_response(send, response)
         if response.drop:
