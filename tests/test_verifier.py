@@ -208,8 +208,10 @@ async def test_event_loop_is_not_blocked(production: TrustMaterial) -> None:
                 assert o.ok, o.error
         done.set()
     total = time.perf_counter() - start
-    assert gaps
-    assert max(gaps) < max(0.1, total / 4), (max(gaps), total)
+    # A blocked loop would show as one gap about as long as the batch and
+    # almost no ticks; scheduling noise on a loaded machine shows as neither.
+    assert len(gaps) >= 5, (len(gaps), total)
+    assert max(gaps) < max(0.5, total / 2), (max(gaps), total)
 
 
 async def test_cache_is_shared_and_bounded(production: TrustMaterial) -> None:

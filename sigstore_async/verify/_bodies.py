@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from typing import Any
 
 from ..errors import TransparencyLogError
@@ -27,9 +26,7 @@ from .artifact import DIGEST_ALGORITHMS, Artifact
 
 __all__ = ["check_entry_body"]
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN (CERTIFICATE|PUBLIC KEY)-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END \1-----\s*"
-)
+_PEM_LABELS = (b"CERTIFICATE", b"PUBLIC KEY")
 _HEX_NAMES = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
 
 
@@ -67,11 +64,21 @@ class _Body:
 
 
 def _pem_to_der(pem: bytes, path: str) -> bytes:
-    m = _PEM_RE.fullmatch(pem)
-    if not m:
+    """The DER inside one PEM block labelled CERTIFICATE or PUBLIC KEY (RFC 7468),
+    nothing before it and only white space after it."""
+    lines = pem.strip().split(b"\n")
+    for label in _PEM_LABELS:
+        if (
+            len(lines) >= 3
+            and lines[0].rstrip() == b"-----BEGIN " + label + b"-----"
+            and lines[-1].rstrip() == b"-----END " + label + b"-----"
+        ):
+            break
+    else:
         raise TransparencyLogError(f"log entry body: {path} is not a PEM certificate or key")
     try:
-        return base64.b64decode(b"".join(m.group(2).split()), validate=True)
+        # validate=True: any character outside the base64 alphabet is an error.
+        return base64.b64decode(b"".join(b"".join(lines[1:-1]).split()), validate=True)
     except binascii.Error as e:
         raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
 

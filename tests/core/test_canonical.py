@@ -322,3 +322,26 @@ def test_real_set_payload_shape(conformance: Conformance) -> None:
     assert list(payload) == ["body", "integratedTime", "logID", "logIndex"]
     assert base64.b64decode(payload["body"]) == fields["body"]
     assert payload["logID"] == fields["log_id"].hex()
+
+
+@given(
+    body=st.binary(max_size=200),
+    integrated_time=st.integers(min_value=0, max_value=2**53 - 1),
+    log_index=st.integers(min_value=0, max_value=2**53 - 1),
+    log_id=st.binary(min_size=32, max_size=32),
+)
+def test_set_payload_is_the_canonical_json(
+    body: bytes, integrated_time: int, log_index: int, log_id: bytes
+) -> None:
+    expected = canonicalize(
+        {
+            "logIndex": log_index,
+            "logID": log_id.hex(),
+            "integratedTime": integrated_time,
+            "body": base64.b64encode(body).decode(),
+        }
+    )
+    assert (
+        set_payload(body=body, integrated_time=integrated_time, log_index=log_index, log_id=log_id)
+        == expected
+    )
