@@ -317,6 +317,21 @@ def _single_attribute(token: _SignedToken, oid: bytes, tag: int, name: str) -> b
     return content
 
 
+def _signed_imprint(tst_info: bytes) -> bytes:
+    """The hashedMessage of a DER TSTInfo (RFC 3161 2.4.2): version, policy,
+    then messageImprint ``SEQUENCE { AlgorithmIdentifier, OCTET STRING }``."""
+    outer = _Der(tst_info)
+    info = outer.enter(_SEQUENCE)
+    outer.finish()
+    info.content(_INTEGER)  # version
+    info.content(_OID)  # policy
+    imprint = info.enter(_SEQUENCE)
+    _algorithm(imprint)
+    message = imprint.content(_OCTET_STRING)
+    imprint.finish()
+    return message
+
+
 def _issuer_and_serial(cert_der: bytes) -> bytes:
     """The raw issuer Name and serial INTEGER of a certificate, as an
     IssuerAndSerialNumber holds them (RFC 5652 10.2.4)."""
@@ -535,6 +550,11 @@ class TimestampVerifier:
         signed = _parse_token(content_info)
         if signed.econtent_type != _TST_INFO:
             raise TimestampError("the token does not encapsulate a TSTInfo")
+        # The imprint was read by rfc3161-client; what the signature covers is
+        # ``signed.econtent``. Read the imprint from those signed bytes too, so
+        # that no difference between the two parsers can separate them.
+        if _signed_imprint(signed.econtent) != imprint_message:
+            raise TimestampError("the signed TSTInfo does not carry the imprint that was read")
         if signed.digest_oid not in _DIGESTS:
             raise TimestampError("unsupported SignerInfo digest algorithm")
         digest_name, digest_sigstore_name = _DIGESTS[signed.digest_oid]
