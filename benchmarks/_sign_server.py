@@ -25,6 +25,7 @@ from sigstore_async.testing import LocalSigstore, ServiceFaults  # noqa: E402
 
 IDENTITY = "bench@example.com"
 
+
 async def main(directory: Path, batch_interval: float, latency: float) -> None:
     faults = {
         service: ServiceFaults(latency=latency)
