@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,12 @@ settings.register_profile("sigstore-async", deadline=None)
 settings.load_profile("sigstore-async")
 
 REPO = Path(__file__).resolve().parent.parent
+
+# No test may read or write the user's real TUF cache: point the platform
+# directories at a scratch folder for the whole run (subprocesses inherit it).
+_SCRATCH = tempfile.mkdtemp(prefix="sigstore-async-tests-")
+for _var in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+    os.environ[_var] = os.path.join(_SCRATCH, _var.lower())
 
 
 def vectors_root() -> Path | None:

@@ -3,33 +3,36 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
+import anyio
+
 from ..errors import SigstoreError, TrustError, VerificationError
-from ..trust import TrustMaterial, embedded_trusted_root
+from ..trust import TrustMaterial
 
 
 class UsageError(Exception):
     """The command line asks for something impossible (exit status 2)."""
 
 
-def load_trust(trusted_root: str | None, *, staging: bool, offline: bool) -> TrustMaterial:
+async def load_trust(trusted_root: str | None, *, staging: bool, offline: bool) -> TrustMaterial:
     """The trust material the user selected.
 
-    An explicit ``--trusted-root`` wins; otherwise the public-good root
-    embedded in the package (production or ``--staging``).
+    An explicit ``--trusted-root`` wins; otherwise the public-good instance
+    (production or ``--staging``) through TUF, or with ``--offline`` from the
+    verified local TUF cache or, failing that, the roots embedded in the package.
     """
     if trusted_root is not None:
         try:
-            data = Path(trusted_root).read_bytes()
+            data = await anyio.Path(trusted_root).read_bytes()
         except OSError as e:
             raise TrustError(f"cannot read trusted root {trusted_root}: {e.strerror}") from e
         return TrustMaterial.from_json(data)
-    del offline  # TUF refresh is not available yet: the embedded root is what we have.
-    return TrustMaterial.from_trusted_root(
-        embedded_trusted_root("staging" if staging else "production")
-    )
+    from ..client import Sigstore
+
+    instance = Sigstore.staging if staging else Sigstore.production
+    async with instance(offline=offline) as sigstore:
+        return (await sigstore.trust()).material
 
 
 def error_dict(error: BaseException) -> dict[str, Any]:

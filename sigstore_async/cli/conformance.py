@@ -59,7 +59,7 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
         return 2
 
     async def go() -> None:
-        trust = load_trust(
+        trust = await load_trust(
             args.trusted_root, staging=args.staging, offline=args.offline or args.offline_inner
         )
         verifier = Verifier(trust)

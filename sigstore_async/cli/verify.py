@@ -37,7 +37,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--trusted-root", help="trusted_root.json to verify against")
     p.add_argument("--staging", action="store_true", help="use the public-good staging instance")
     p.add_argument(
-        "--offline", action="store_true", help="use the trust root embedded in the package"
+        "--offline",
+        action="store_true",
+        help="no network: the verified local TUF cache, else the roots embedded in the package",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--concurrency", type=int, default=32)
@@ -102,7 +104,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         pairs = _pairs(args)
         policy = _policy(args)
-        trust = load_trust(args.trusted_root, staging=args.staging, offline=args.offline)
         key = None
         if args.key is not None:
             try:
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
 
     async def go() -> None:
+        trust = await load_trust(args.trusted_root, staging=args.staging, offline=args.offline)
         verifier = Verifier(trust)
         items = [(Path(b), a) for b, a in pairs]
         async with verifier.verify_many(
@@ -136,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
                         assert outcome.error is not None
                         print(f"FAIL  {rendered['artifact']}: {describe(outcome.error)}")
 
-    anyio.run(go)
+    try:
+        anyio.run(go)
+    except SigstoreError as e:
+        eprint(f"sigstore-async verify: {describe(e)}")
+        return 1
     results.sort(key=lambda r: r["_index"])
     for r in results:
         del r["_index"]

@@ -117,8 +117,10 @@ class LocalSigstore:
         port: The port to listen on when serving (0: any free port).
         clock: The instance's time: certificate validity, integrated times,
             timestamps, token lifetimes. Default: the wall clock.
-        state_dir: Keep keys and log entries in a SQLite file there, so that
-            a restart keeps the logs (default: nothing is kept).
+        state_dir: Keep keys, log entries and the TUF repository (its keys and
+            metadata) in a SQLite file there, so that a restart keeps the logs
+            and TUF clients go on updating from the same root (default:
+            nothing is kept).
         default_identity: The identity that tokens are for when no other is
             named (an email address or a URI).
         oidc_algorithm: ``"ES256"`` or ``"RS256"`` for identity tokens.
@@ -299,9 +301,22 @@ class LocalSigstore:
             "trusted_root.json": self.trusted_root.to_json(indent=2).encode(),
             "signing_config.v0.2.json": self.signing_config.to_json(indent=2).encode(),
         }
-        self.tuf = await anyio.to_thread.run_sync(
-            lambda: LocalTufRepository(targets, clock=self._clock)
-        )
+        tuf_state = await anyio.to_thread.run_sync(store.load_tuf)
+        if tuf_state:
+            try:
+                self.tuf = await anyio.to_thread.run_sync(
+                    lambda: LocalTufRepository.from_state(tuf_state, targets, clock=self._clock)
+                )
+            except ValueError as e:
+                raise RuntimeError(f"the state in {self._state_dir} is unusable: {e}") from e
+        else:
+            self.tuf = await anyio.to_thread.run_sync(
+                lambda: LocalTufRepository(targets, clock=self._clock)
+            )
+        if store.persistent:
+            await anyio.to_thread.run_sync(lambda: store.save_tuf(self.tuf.export_state()))
+            # Runs first on exit (LIFO), so what was published meanwhile is kept too.
+            stack.callback(lambda: store.save_tuf(self.tuf.export_state()))
 
     # --- URLs ----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ __all__ = ["StateStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tuf (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     log TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -82,6 +83,22 @@ class StateStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
             )
+
+    def load_tuf(self) -> dict[str, bytes]:
+        """The TUF repository's state (``LocalTufRepository.export_state``), or nothing."""
+        if self._db is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute("SELECT name, value FROM tuf").fetchall()
+        return {str(name): bytes(value) for name, value in rows}
+
+    def save_tuf(self, records: dict[str, bytes]) -> None:
+        """Replace the TUF repository's state, in one transaction."""
+        if self._db is None:
+            return
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM tuf")
+            self._db.executemany("INSERT INTO tuf (name, value) VALUES (?, ?)", records.items())
 
     def load_entries(self, log: str) -> list[tuple[bytes, int]]:
         """(body, integrated time) of every entry of ``log``, in index order.

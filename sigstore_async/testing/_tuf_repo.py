@@ -21,6 +21,7 @@ the same path, or until :meth:`LocalTufRepository.heal`.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import Counter
@@ -30,9 +31,10 @@ from typing import Any, Final, TypeVar
 from urllib.parse import quote, unquote
 
 import attrs
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 # Neither package lists these in __all__, so mypy --strict sees them as not re-exported.
-from securesystemslib.signer import CryptoSigner, Key  # type: ignore[attr-defined]
+from securesystemslib.signer import CryptoSigner, Key, SSlibKey  # type: ignore[attr-defined]
 from tuf.api.metadata import (  # type: ignore[attr-defined]
     DelegatedRole,
     Delegations,
@@ -72,6 +74,7 @@ DEFAULT_LIFETIMES: Final[Mapping[str, timedelta]] = {
 
 _KEY_SCHEMES: Final = ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ed25519")
 _HASH: Final = "sha256"
+_STATE_FORMAT: Final = 1
 # Indented, like Sigstore's files: not canonical JSON, so a client that verifies signatures over
 # the bytes it downloaded instead of over the canonical form of ``signed`` fails here too.
 _SERIALIZER: Final = JSONSerializer(compact=False)
@@ -212,7 +215,8 @@ class LocalTufRepository:
             ``"/targets/<hash>.<name>"``), unknown paths included. Clear it freely.
 
     Every method takes one lock, so a client in a worker thread and the ASGI app in the event
-    loop may share a repository. Keys are made fresh for each repository and never leave it.
+    loop may share a repository. Keys are made fresh for each repository and leave it only
+    through :meth:`export_state` (which :meth:`from_state` reads back, for restarts).
     """
 
     def __init__(
@@ -236,18 +240,7 @@ class LocalTufRepository:
         if not set(keys_for_role) | set(threshold) <= set(_TOP_LEVEL):
             raise ValueError(f"keys_for_role and threshold take only the roles {_TOP_LEVEL}")
 
-        self._lock = threading.RLock()
-        self._clock = clock
-        self._lifetimes = {**DEFAULT_LIFETIMES, **(lifetimes or {})}
-        self._meta_hashes = meta_hashes
-        self._key_scheme = key_scheme
-        self._signers: dict[str, list[CryptoSigner]] = {}
-        self._root_signers: dict[int, list[CryptoSigner]] = {}
-        self._history: dict[str, dict[int, bytes]] = {}
-        self._files: dict[str, bytes] = {}
-        self._overrides: dict[str, tuple[int, bytes]] = {}
-        self.counts: Counter[str] = Counter()
-
+        self._setup(clock, lifetimes, meta_hashes, key_scheme)
         root = Root(expires=self._expiry(ROOT), consistent_snapshot=True)
         for role in _TOP_LEVEL:
             count, role_threshold = keys_for_role.get(role, 1), threshold.get(role, 1)
@@ -272,6 +265,173 @@ class LocalTufRepository:
         self._timestamp = Metadata(Timestamp(expires=self._expiry(TIMESTAMP)))
         self._commit({TARGETS, SNAPSHOT, TIMESTAMP}, in_place=_ONLINE)
         self.walk_to_version(root_versions)
+
+    def _setup(
+        self,
+        clock: Clock,
+        lifetimes: Mapping[str, timedelta] | None,
+        meta_hashes: bool,
+        key_scheme: str,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._lifetimes = {**DEFAULT_LIFETIMES, **(lifetimes or {})}
+        self._meta_hashes = meta_hashes
+        self._key_scheme = key_scheme
+        self._signers: dict[str, list[CryptoSigner]] = {}
+        self._root_signers: dict[int, list[CryptoSigner]] = {}
+        self._history: dict[str, dict[int, bytes]] = {}
+        self._files: dict[str, bytes] = {}
+        self._overrides: dict[str, tuple[int, bytes]] = {}
+        self.counts: Counter[str] = Counter()
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, bytes]:
+        """What :meth:`from_state` needs to go on publishing after a restart, as named blobs.
+
+        Holds the private keys of every role (PEM, unencrypted: these are test keys), every
+        root version, the current timestamp, snapshot and targets roles as served, and the
+        target files they list. Attack modes (:meth:`set_response` and the like) are not kept.
+        """
+        with self._lock:
+            keys: dict[str, dict[str, Any]] = {}
+
+            def ids(signers: Iterable[CryptoSigner]) -> list[str]:
+                out = []
+                for signer in signers:
+                    public = signer.public_key
+                    keys[public.keyid] = {
+                        "private": signer.private_bytes.decode(),
+                        "public": public.to_dict(),
+                    }
+                    out.append(public.keyid)
+                return out
+
+            manifest = {
+                "format": _STATE_FORMAT,
+                "key_scheme": self._key_scheme,
+                "signers": {role: ids(signers) for role, signers in self._signers.items()},
+                "root_signers": {str(v): ids(s) for v, s in self._root_signers.items()},
+                "targets_roles": list(self._targets),
+                "delegator": dict(self._delegator),
+                "keys": keys,
+            }
+            records = {"manifest": json.dumps(manifest, sort_keys=True).encode()}
+            for version, data in self._history[ROOT].items():
+                records[f"root/{version}"] = data
+            for role in (TIMESTAMP, SNAPSHOT, *self._targets):
+                records[f"current/{role}"] = self._current_bytes(role)
+            for md in self._targets.values():
+                for target in md.signed.targets.values():
+                    path = self._target_file_path(target)
+                    if path in self._files:
+                        records[f"file/{path}"] = self._files[path]
+            return records
+
+    @classmethod
+    def from_state(
+        cls,
+        records: Mapping[str, bytes],
+        targets: Mapping[str, bytes] | None = None,
+        *,
+        clock: Clock = utc_now,
+        lifetimes: Mapping[str, timedelta] | None = None,
+        meta_hashes: bool = True,
+    ) -> LocalTufRepository:
+        """The repository that :meth:`export_state` saved, with the same keys and metadata.
+
+        Every root version is served again, byte for byte, so a client that trusts any of
+        them goes on updating. When ``targets`` is given and differs from the target files
+        of the top-level targets role, the role is published again with exactly ``targets``
+        (a new targets version, signed by the same keys; root unchanged). Roles that have
+        expired, or spent more than half their lifetime, are published again with a new
+        version and a fresh expiry (root included, signed by the same keys).
+
+        Raises:
+            ValueError: ``records`` is not a state this class wrote.
+        """
+        try:
+            manifest = json.loads(records["manifest"])
+            if manifest.get("format") != _STATE_FORMAT:
+                raise ValueError(f"unknown TUF state format {manifest.get('format')!r}")
+            repo = cls.__new__(cls)
+            repo._setup(clock, lifetimes, meta_hashes, manifest["key_scheme"])
+            signers = {
+                keyid: CryptoSigner(
+                    load_pem_private_key(key["private"].encode(), None),
+                    SSlibKey.from_dict(keyid, dict(key["public"])),
+                )
+                for keyid, key in manifest["keys"].items()
+            }
+            repo._signers = {
+                role: [signers[k] for k in ids] for role, ids in manifest["signers"].items()
+            }
+            repo._root_signers = {
+                int(v): [signers[k] for k in ids] for v, ids in manifest["root_signers"].items()
+            }
+            for name, data in records.items():
+                kind, _, rest = name.partition("/")
+                if kind == "root":
+                    repo._history.setdefault(ROOT, {})[int(rest)] = data
+                    repo._put(f"{int(rest)}.root.json", data)
+                elif kind == "file":
+                    repo._put(rest, data)
+            newest = max(repo._history[ROOT])
+            repo._root = Metadata[Root].from_bytes(repo._history[ROOT][newest])
+            repo._targets = {}
+            for role in manifest["targets_roles"]:
+                repo._targets[role] = repo._restore(role, records[f"current/{role}"], Targets)
+            repo._delegator = dict(manifest["delegator"])
+            repo._snapshot = repo._restore(SNAPSHOT, records[f"current/{SNAPSHOT}"], Snapshot)
+            repo._timestamp = repo._restore(TIMESTAMP, records[f"current/{TIMESTAMP}"], Timestamp)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"unusable TUF repository state: {e!r}") from e
+        with repo._lock:
+            repo._refresh(targets)
+        return repo
+
+    def _restore(self, role: str, data: bytes, kind: type[_T]) -> Metadata[_T]:
+        md = Metadata[_T].from_bytes(data)
+        if not isinstance(md.signed, kind):
+            raise ValueError(f"{role} is a {md.signed.type}")
+        self._history.setdefault(role, {})[md.signed.version] = data
+        self._put(
+            "timestamp.json" if role == TIMESTAMP else f"{md.signed.version}.{role}.json", data
+        )
+        return md
+
+    def _current_bytes(self, role: str) -> bytes:
+        version = self._metadata(role).signed.version
+        return self._history[role].get(version) or self._metadata(role).to_bytes(_SERIALIZER)
+
+    def _refresh(self, targets: Mapping[str, bytes] | None) -> None:
+        """After a restart: publish ``targets`` if they changed, and renew stale roles."""
+        now = self._now()
+
+        def stale(role: str) -> bool:
+            expires: datetime = self._metadata(role).signed.expires
+            lifetime = self._lifetimes.get(role, self._lifetimes[TARGETS])
+            return expires - now < lifetime / 2
+
+        if stale(ROOT):
+            self._publish_root(self._signers[ROOT])
+        changed = {role for role in (*self._targets, SNAPSHOT, TIMESTAMP) if stale(role)}
+        if targets is not None:
+            current = self._targets[TARGETS].signed.targets
+            wanted = {
+                name: TargetFile.from_data(name, data, [_HASH]) for name, data in targets.items()
+            }
+            if current != wanted:
+                self._targets[TARGETS].signed.targets = {}
+                for name, data in targets.items():
+                    self._add_target(TARGETS, name, data)
+                changed.add(TARGETS)
+            else:
+                for name, data in targets.items():
+                    self._put(self._target_file_path(current[name]), data)
+        if changed:
+            self._commit(changed)
 
     # -- reading ---------------------------------------------------------------------------
 
