@@ -342,11 +342,11 @@ class LocalTufRepository:
         """The repository that :meth:`export_state` saved, with the same keys and metadata.
 
         Every root version is served again, byte for byte, so a client that trusts any of
-        them goes on updating. When ``targets`` is given and differs from the target files
-        of the top-level targets role, the role is published again with exactly ``targets``
-        (a new targets version, signed by the same keys; root unchanged). Roles that have
-        expired, or spent more than half their lifetime, are published again with a new
-        version and a fresh expiry (root included, signed by the same keys).
+        them goes on updating. When a file of ``targets`` differs from (or is missing in)
+        the top-level targets role, the role is published again with it (a new targets
+        version, signed by the same keys; root unchanged); other target files stay. Roles
+        that have expired, or spent more than half their lifetime, are published again with
+        a new version and a fresh expiry (root included, signed by the same keys).
 
         Raises:
             ValueError: ``records`` is not a state this class wrote.
@@ -417,19 +417,14 @@ class LocalTufRepository:
         if stale(ROOT):
             self._publish_root(self._signers[ROOT])
         changed = {role for role in (*self._targets, SNAPSHOT, TIMESTAMP) if stale(role)}
-        if targets is not None:
-            current = self._targets[TARGETS].signed.targets
-            wanted = {
-                name: TargetFile.from_data(name, data, [_HASH]) for name, data in targets.items()
-            }
-            if current != wanted:
-                self._targets[TARGETS].signed.targets = {}
-                for name, data in targets.items():
-                    self._add_target(TARGETS, name, data)
-                changed.add(TARGETS)
+        current = self._targets[TARGETS].signed.targets
+        for name, data in (targets or {}).items():
+            target = current.get(name)
+            if target is not None and target == TargetFile.from_data(name, data, [_HASH]):
+                self._put(self._target_file_path(target), data)
             else:
-                for name, data in targets.items():
-                    self._put(self._target_file_path(current[name]), data)
+                self._add_target(TARGETS, name, data)
+                changed.add(TARGETS)
         if changed:
             self._commit(changed)
 

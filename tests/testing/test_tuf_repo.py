@@ -603,3 +603,62 @@ def test_argument_checks() -> None:
 def test_other_key_schemes(make_client: Callable[..., Client], scheme: str) -> None:
     repo = LocalTufRepository(TARGETS, root_versions=3, key_scheme=scheme)
     assert make_client(repo).download("trusted_root.json") == TRUSTED_ROOT
+
+
+# --- persistence ------------------------------------------------------------------------------
+
+
+def test_from_state_keeps_keys_and_metadata(make_client: Callable[..., Client]) -> None:
+    """A repository restored from ``export_state`` serves the same roots and signs with the
+    same keys: a client of the old one goes on updating, through changed targets and a rotation."""
+    repo = LocalTufRepository(TARGETS, root_versions=3, key_scheme="ed25519")
+    repo.set_delegations([Delegation("extra", paths=["extra/*"], targets={"extra/a": b"a"})])
+    client = make_client(repo)
+    assert client.download("extra/a") == b"a"
+    state = repo.export_state()
+
+    same = LocalTufRepository.from_state(state, TARGETS)
+    for version in (1, 2, 3):
+        assert same.root_json(version) == repo.root_json(version)
+    for role in ("timestamp", "snapshot", "targets", "extra"):
+        assert same.version(role) == repo.version(role)
+    client.repo = same
+    assert client.download("extra/a") == b"a"
+    assert client.trusted_version("snapshot") == repo.version("snapshot")
+
+    changed = {**TARGETS, "trusted_root.json": b'{"changed": true}\n'}
+    moved = LocalTufRepository.from_state(state, changed)
+    assert moved.root_version == 3
+    assert moved.version("targets") == repo.version("targets") + 1
+    client.repo = moved
+    assert client.download("trusted_root.json") == b'{"changed": true}\n'
+    assert client.download("signing_config.v0.2.json") == SIGNING_CONFIG
+    moved.rotate_key("extra")
+    moved.rotate_root()
+    assert client.download("extra/a") == b"a"
+    assert client.trusted_version("root") == 4
+
+    # Restored again after the rotation: the new keys were kept.
+    again = LocalTufRepository.from_state(moved.export_state())
+    client.repo = again
+    again.publish_target("extra/b", b"b", role="extra")
+    assert client.download("extra/b") == b"b"
+
+
+def test_from_state_renews_stale_roles(make_client: Callable[..., Client]) -> None:
+    now = datetime.now(UTC)
+    repo = LocalTufRepository(TARGETS, clock=lambda: now - timedelta(days=4))
+    state = repo.export_state()
+    restored = LocalTufRepository.from_state(state, TARGETS)
+    assert restored.version("timestamp") == 2  # expired: renewed
+    assert restored.version("snapshot") == 2  # more than half its week gone: renewed
+    assert restored.version("targets") == 1
+    assert restored.root_version == 1
+    assert make_client(restored).download("trusted_root.json") == TRUSTED_ROOT
+
+
+def test_from_state_refuses_garbage() -> None:
+    with pytest.raises(ValueError, match="unusable TUF repository state"):
+        LocalTufRepository.from_state({"manifest": b"{}"})
+    with pytest.raises(ValueError, match="unusable TUF repository state"):
+        LocalTufRepository.from_state({})
