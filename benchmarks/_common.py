@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sigstore_async._core import canonical, checkpoint, merkle
+from sigstore_async._core.der import oid_content
+from sigstore_async.testing._pki import ca_certificate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -209,16 +211,7 @@ def _int(value: int) -> bytes:
 
 
 def _oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return _tlv(0x06, bytes(out))
+    return _tlv(0x06, oid_content(dotted))
 
 
 def _octets(data: bytes) -> bytes:
@@ -251,38 +244,15 @@ def _ca(
     not_before: datetime,
     path_length: int | None,
 ) -> x509.Certificate:
-    issuer_name, signer = (issuer[0].subject, issuer[1]) if issuer else (_name(name), key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_before + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    return ca_certificate(
+        common_name=name,
+        key=key,
+        issuer=issuer[0] if issuer else None,
+        issuer_key=issuer[1] if issuer else None,
+        not_before=not_before,
+        not_after=not_before + timedelta(days=3650),
+        path_length=path_length,
     )
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()),
-            critical=False,
-        )
-    return builder.sign(signer, hashes.SHA384())
 
 
 def _key_usage_signing() -> x509.KeyUsage:

@@ -28,7 +28,7 @@ import httpx
 from ._time import utc_now
 from .errors import NetworkError, ResponseTooLarge, ServiceError
 
-__all__ = ["RetryPolicy", "download", "new_client", "request"]
+__all__ = ["RetryPolicy", "ServiceClient", "download", "json_answer", "new_client", "request"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,33 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+class ServiceClient:
+    """The shared state of a service client: the service at ``base_url``, over
+    a shared ``httpx.AsyncClient`` (it holds no connection of its own), whose
+    requests retry as ``retry`` says."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, *, retry: RetryPolicy | None = None
+    ) -> None:
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self._retry = retry or RetryPolicy()
+
+
+def json_answer(response: httpx.Response, service: str) -> object:
+    """The decoded JSON body of an answer from ``service``.
+
+    Raises:
+        ServiceError: the body is not JSON.
+    """
+    try:
+        return response.json()
+    except ValueError as e:
+        raise ServiceError(
+            f"{service} answered with something that is not JSON", service=service
+        ) from e
 
 
 def new_client(

@@ -17,7 +17,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ._http import RetryPolicy, request
+from ._http import ServiceClient, request
 from .errors import IdentityError, ServiceError
 
 __all__ = ["FulcioClient"]
@@ -25,15 +25,8 @@ __all__ = ["FulcioClient"]
 _SERVICE = "fulcio"
 
 
-class FulcioClient:
+class FulcioClient(ServiceClient):
     """Fulcio at ``base_url`` over a shared ``httpx.AsyncClient``."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, *, retry: RetryPolicy | None = None
-    ) -> None:
-        self._http = http
-        self.base_url = base_url.rstrip("/")
-        self._retry = retry or RetryPolicy()
 
     async def signing_certificate(
         self, csr: x509.CertificateSigningRequest, token: str

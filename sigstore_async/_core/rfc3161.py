@@ -58,6 +58,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import decode_timestamp_response
 
 from sigstore_async._core import x509 as _x509
+from sigstore_async._core.der import Reader, oid_content
 from sigstore_async._core.keys import PublicKey, as_public_key, verify_signature
 from sigstore_async.errors import CertificateError, TimestampError
 
@@ -70,19 +71,8 @@ _logger = logging.getLogger(__name__)
 Memo = Callable[[tuple[Any, ...], Callable[[], bool]], bool]
 
 
-def _oid(dotted: str) -> bytes:
-    """The DER content octets of an OBJECT IDENTIFIER (X.690 8.19)."""
-    arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return bytes(out)
-
+#: OID content octets (``_core.der``); the name is kept for the tests.
+_oid = oid_content
 
 _SIGNED_DATA = _oid("1.2.840.113549.1.7.2")
 _TST_INFO = _oid("1.2.840.113549.1.9.16.1.4")
@@ -126,74 +116,12 @@ _INTEGER, _OCTET_STRING, _OID, _SEQUENCE, _SET = 0x02, 0x04, 0x06, 0x30, 0x31
 _CTX0, _CTX1 = 0xA0, 0xA1
 
 
-class _Der:
-    """A strict reader over the DER elements of ``buf[pos:end]``.
+class _Der(Reader):
+    """The strict DER reader (``_core.der``); every problem raises ``TimestampError``."""
 
-    Definite, minimal lengths only; single-byte tags only (CMS needs no more).
-    Every problem raises ``TimestampError``.
-    """
+    __slots__ = ()
 
-    __slots__ = ("buf", "end", "pos")
-
-    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.buf = buf
-        self.pos = pos
-        self.end = len(buf) if end is None else end
-
-    def done(self) -> bool:
-        return self.pos >= self.end
-
-    def peek(self) -> int | None:
-        return None if self.pos >= self.end else self.buf[self.pos]
-
-    def next(self, tag: int) -> tuple[int, int, int]:
-        """Consume one element with this tag; return (header start, content start, stop)."""
-        buf, pos, end = self.buf, self.pos, self.end
-        if pos + 2 > end:
-            raise TimestampError("truncated DER")
-        if buf[pos] != tag or tag & 0x1F == 0x1F:
-            raise TimestampError(f"unexpected DER tag 0x{buf[pos]:02x}, expected 0x{tag:02x}")
-        first = buf[pos + 1]
-        start = pos + 2
-        if first >= 0x80:
-            count = first & 0x7F
-            if count == 0 or count > 4 or start + count > end:
-                raise TimestampError("unsupported DER length")
-            length = int.from_bytes(buf[start : start + count], "big")
-            # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
-            if length < 0x80 or buf[start] == 0:
-                raise TimestampError("non-minimal DER length")
-            start += count
-        else:
-            length = first
-        stop = start + length
-        if stop > end:
-            raise TimestampError("truncated DER")
-        self.pos = stop
-        return pos, start, stop
-
-    def enter(self, tag: int) -> _Der:
-        _, start, stop = self.next(tag)
-        return _Der(self.buf, start, stop)
-
-    def content(self, tag: int) -> bytes:
-        _, start, stop = self.next(tag)
-        return self.buf[start:stop]
-
-    def element(self, tag: int) -> bytes:
-        """The whole encoding (tag, length and content) of the next element."""
-        header, _, stop = self.next(tag)
-        return self.buf[header:stop]
-
-    def any(self) -> bytes:
-        tag = self.peek()
-        if tag is None:
-            raise TimestampError("truncated DER")
-        return self.element(tag)
-
-    def finish(self) -> None:
-        if self.pos != self.end:
-            raise TimestampError("unexpected trailing DER data")
+    error = TimestampError
 
 
 def _algorithm(der: _Der) -> bytes:

@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
-
-from .._http import RetryPolicy, request
+from .._http import ServiceClient, json_answer, request
 from ..errors import ServiceError
 
 __all__ = ["RekorV1Client"]
@@ -25,15 +23,8 @@ __all__ = ["RekorV1Client"]
 _SERVICE = "rekor"
 
 
-class RekorV1Client:
+class RekorV1Client(ServiceClient):
     """Rekor v1 at ``base_url`` over a shared ``httpx.AsyncClient``."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, *, retry: RetryPolicy | None = None
-    ) -> None:
-        self._http = http
-        self.base_url = base_url.rstrip("/")
-        self._retry = retry or RetryPolicy()
 
     async def create_entry(self, proposed: Mapping[str, Any]) -> object:
         """Submit ``proposed`` (a ``hashedrekord``/``dsse`` request body) and
@@ -72,13 +63,4 @@ class RekorV1Client:
                 retry=self._retry,
                 headers={"Accept": "application/json"},
             )
-        return _json(response)
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError as e:
-        raise ServiceError(
-            "rekor answered with something that is not JSON", service=_SERVICE
-        ) from e
+        return json_answer(response, _SERVICE)

@@ -15,25 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from .._http import RetryPolicy, request
-from ..errors import ServiceError
+from .._http import ServiceClient, json_answer, request
 
 __all__ = ["RekorV2Client"]
 
 _SERVICE = "rekor v2"
 
 
-class RekorV2Client:
+class RekorV2Client(ServiceClient):
     """Rekor v2 at ``base_url`` over a shared ``httpx.AsyncClient``."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, base_url: str, *, retry: RetryPolicy | None = None
-    ) -> None:
-        self._http = http
-        self.base_url = base_url.rstrip("/")
-        self._retry = retry or RetryPolicy()
 
     async def create_entry(self, proposed: Mapping[str, Any]) -> object:
         """Submit ``proposed`` and return the decoded JSON answer (a
@@ -52,9 +42,4 @@ class RekorV2Client:
             json=proposed,
             headers={"Accept": "application/json"},
         )
-        try:
-            return response.json()
-        except ValueError as e:
-            raise ServiceError(
-                "rekor v2 answered with something that is not JSON", service=_SERVICE
-            ) from e
+        return json_answer(response, _SERVICE)

@@ -1,9 +1,10 @@
 """Just enough DER (X.690) to answer RFC 3161 requests.
 
-Owns: encoding the handful of ASN.1 types a ``TimeStampResp`` needs, and a
-strict reader for the ``TimeStampReq`` a client sends. Certificates are built
-with ``cryptography``; only CMS and the timestamp structures, which it does
-not build, are encoded here.
+Owns: encoding the handful of ASN.1 types a ``TimeStampResp`` needs, and
+reading the ``TimeStampReq`` a client sends with the strict reader of
+``sigstore_async._core.der``. Certificates are built with ``cryptography``;
+only CMS and the timestamp structures, which it does not build, are encoded
+here.
 
 Every problem with untrusted input raises :class:`DerError` (a ``ValueError``),
 which the HTTP layer turns into a 400.
@@ -12,6 +13,10 @@ which the HTTP layer turns into a 400.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Self
+
+from sigstore_async._core import der as _core_der
+from sigstore_async._core.der import DerError
 
 __all__ = [
     "DerError",
@@ -31,10 +36,6 @@ __all__ = [
 ]
 
 SEQUENCE, SET, INTEGER, BOOLEAN, OCTET_STRING, OID, NULL = 0x30, 0x31, 0x02, 0x01, 0x04, 0x06, 0x05
-
-
-class DerError(ValueError):
-    """Malformed or unsupported DER."""
 
 
 # --- encoding -----------------------------------------------------------------------------------
@@ -84,16 +85,7 @@ def utf8(text: str) -> bytes:
 
 
 def oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return tlv(OID, bytes(out))
+    return tlv(OID, _core_der.oid_content(dotted))
 
 
 def generalized_time(when: datetime) -> bytes:
@@ -119,60 +111,30 @@ def implicit(number: int, element: bytes, *, constructed: bool) -> bytes:
 # --- decoding -----------------------------------------------------------------------------------
 
 
-class Reader:
-    """A strict reader over consecutive DER elements (definite, minimal lengths)."""
+class Reader(_core_der.Reader):
+    """The shared strict reader, raising :class:`DerError`; here a tag is
+    checked after its element's length, so a bad length is reported first."""
 
-    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.buf = buf
-        self.pos = pos
-        self.end = len(buf) if end is None else end
+    __slots__ = ()
 
-    def done(self) -> bool:
-        return self.pos >= self.end
-
-    def peek(self) -> int | None:
-        return None if self.done() else self.buf[self.pos]
-
-    def _next(self) -> tuple[int, int, int, int]:
-        buf, pos, end = self.buf, self.pos, self.end
-        if pos + 2 > end:
-            raise DerError("truncated DER")
-        tag = buf[pos]
-        if tag & 0x1F == 0x1F:
-            raise DerError("multi-byte DER tags are not supported")
-        first = buf[pos + 1]
-        start = pos + 2
-        if first >= 0x80:
-            count = first & 0x7F
-            if count == 0 or count > 4 or start + count > end:
-                raise DerError("unsupported DER length")
-            length = int.from_bytes(buf[start : start + count], "big")
-            if length < 0x80 or buf[start] == 0:
-                raise DerError("non-minimal DER length")
-            start += count
-        else:
-            length = first
-        stop = start + length
-        if stop > end:
-            raise DerError("truncated DER")
-        self.pos = stop
-        return tag, pos, start, stop
-
-    def element(self, tag: int | None = None) -> tuple[int, bytes, bytes]:
+    def read(self, tag: int | None = None) -> tuple[int, bytes, bytes]:
         """Consume one element: (tag, whole encoding, content)."""
-        found, header, start, stop = self._next()
+        header, start, stop = self._take(tag)
+        return self.buf[header], self.buf[header:stop], self.buf[start:stop]
+
+    def enter(self, tag: int) -> Self:
+        _, start, stop = self._take(tag)
+        return type(self)(self.buf, start, stop)
+
+    def _take(self, tag: int | None) -> tuple[int, int, int]:
+        header, start, stop = self.next()
+        found = self.buf[header]
         if tag is not None and found != tag:
             raise DerError(f"unexpected DER tag 0x{found:02x}, expected 0x{tag:02x}")
-        return found, self.buf[header:stop], self.buf[start:stop]
-
-    def enter(self, tag: int) -> Reader:
-        found, _, start, stop = self._next()
-        if found != tag:
-            raise DerError(f"unexpected DER tag 0x{found:02x}, expected 0x{tag:02x}")
-        return Reader(self.buf, start, stop)
+        return header, start, stop
 
     def integer(self) -> int:
-        _, _, content = self.element(INTEGER)
+        _, _, content = self.read(INTEGER)
         if not content:
             raise DerError("empty INTEGER")
         if len(content) > 1 and (
@@ -182,14 +144,10 @@ class Reader:
         return int.from_bytes(content, "big", signed=True)
 
     def boolean(self) -> bool:
-        _, _, content = self.element(BOOLEAN)
+        _, _, content = self.read(BOOLEAN)
         if content not in (b"\x00", b"\xff"):
             raise DerError("malformed BOOLEAN")
         return content == b"\xff"
-
-    def finish(self) -> None:
-        if not self.done():
-            raise DerError("unexpected trailing DER data")
 
 
 def oid_text(content: bytes) -> str:

@@ -74,29 +74,29 @@ def parse_request(der: bytes) -> TimestampRequest:
     if req.integer() != 1:
         raise DerError("unsupported TimeStampReq version")
     imprint = req.enter(_der.SEQUENCE)
-    _, algorithm_der, algorithm_content = imprint.element(_der.SEQUENCE)
+    _, algorithm_der, algorithm_content = imprint.read(_der.SEQUENCE)
     algorithm = Reader(algorithm_content)
-    _, _, oid_content = algorithm.element(_der.OID)
+    _, _, oid_content = algorithm.read(_der.OID)
     if not algorithm.done():
-        algorithm.element(_der.NULL)
+        algorithm.read(_der.NULL)
     algorithm.finish()
     hash_name = _HASH_OIDS.get(_der.oid_text(oid_content))
     if hash_name is None:
         raise DerError("unsupported message imprint hash algorithm")
-    _, _, digest = imprint.element(_der.OCTET_STRING)
+    _, _, digest = imprint.read(_der.OCTET_STRING)
     imprint.finish()
     if len(digest) != hashlib.new(hash_name).digest_size:
         raise DerError(f"the hashed message is not a {hash_name} digest")
     policy = nonce = None
     cert_req = False
     if req.peek() == _der.OID:
-        policy = _der.oid_text(req.element(_der.OID)[2])
+        policy = _der.oid_text(req.read(_der.OID)[2])
     if req.peek() == _der.INTEGER:
         nonce = req.integer()
     if req.peek() == _der.BOOLEAN:
         cert_req = req.boolean()
     if req.peek() == 0xA0:
-        req.element(0xA0)  # extensions: none are supported, none are critical to us
+        req.read(0xA0)  # extensions: none are supported, none are critical to us
     req.finish()
     return TimestampRequest(hash_name, algorithm_der, digest, nonce, cert_req, policy)
 

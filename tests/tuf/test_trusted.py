@@ -4,8 +4,6 @@ metadata API (no network, no event loop)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -275,24 +273,3 @@ def test_search_finds_the_top_level_first() -> None:
 def test_file_names_never_leave_their_directory(name: str, expected: str) -> None:
     assert target_filename(name) == expected
     assert "/" not in role_filename(name)
-
-
-def test_core_imports_without_io_libraries() -> None:
-    code = f"""
-import sys, types
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {{"httpx", "anyio", "asyncio", "trio", "sniffio"}}:
-            raise ImportError("blocked in the sans-I/O core: " + name)
-        return None
-sys.meta_path.insert(0, Block())
-for name, sub in (("sigstore_async", ""), ("sigstore_async.tuf", "/tuf")):
-    pkg = types.ModuleType(name)
-    pkg.__path__ = [{str(REPO / "sigstore_async")!r} + sub]
-    sys.modules[name] = pkg
-import sigstore_async.tuf._trusted
-print("ok")
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"

@@ -1,0 +1,113 @@
+"""A strict DER (X.690) reader, and OBJECT IDENTIFIER content octets.
+
+Owns: walking the elements of untrusted DER with definite, minimal lengths
+and single-byte tags, which is all CMS and RFC 3161 need. Sans-I/O.
+
+Does not own: what the elements mean. A caller that must raise its own error
+type subclasses :class:`Reader` and sets ``error`` (``rfc3161`` raises
+``TimestampError``, the test TSA raises :class:`DerError`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+__all__ = ["DerError", "Reader", "oid_content"]
+
+
+class DerError(ValueError):
+    """Malformed or unsupported DER."""
+
+
+def oid_content(dotted: str) -> bytes:
+    """The DER content octets of an OBJECT IDENTIFIER (X.690 8.19)."""
+    arcs = [int(a) for a in dotted.split(".")]
+    out = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        out.extend(reversed(chunk))
+    return bytes(out)
+
+
+class Reader:
+    """A strict reader over the DER elements of ``buf[pos:end]``.
+
+    Definite, minimal lengths only; single-byte tags only. Every problem
+    raises ``error`` (a class attribute, so subclasses pick their own type).
+    """
+
+    __slots__ = ("buf", "end", "pos")
+
+    error: ClassVar[type[Exception]] = DerError
+
+    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf) if end is None else end
+
+    def done(self) -> bool:
+        return self.pos >= self.end
+
+    def peek(self) -> int | None:
+        return None if self.pos >= self.end else self.buf[self.pos]
+
+    def next(self, tag: int | None = None) -> tuple[int, int, int]:
+        """Consume one element; return (header start, content start, stop).
+
+        With ``tag``, the element must carry it (checked before its length);
+        without, any single-byte tag is accepted.
+        """
+        buf, pos, end = self.buf, self.pos, self.end
+        if pos + 2 > end:
+            raise self.error("truncated DER")
+        if tag is None:
+            if buf[pos] & 0x1F == 0x1F:
+                raise self.error("multi-byte DER tags are not supported")
+        elif buf[pos] != tag or tag & 0x1F == 0x1F:
+            raise self.error(f"unexpected DER tag 0x{buf[pos]:02x}, expected 0x{tag:02x}")
+        first = buf[pos + 1]
+        start = pos + 2
+        if first >= 0x80:
+            count = first & 0x7F
+            if count == 0 or count > 4 or start + count > end:
+                raise self.error("unsupported DER length")
+            length = int.from_bytes(buf[start : start + count], "big")
+            # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
+            if length < 0x80 or buf[start] == 0:
+                raise self.error("non-minimal DER length")
+            start += count
+        else:
+            length = first
+        stop = start + length
+        if stop > end:
+            raise self.error("truncated DER")
+        self.pos = stop
+        return pos, start, stop
+
+    def enter(self, tag: int) -> Self:
+        """A reader over the content of the next element, which has this tag."""
+        _, start, stop = self.next(tag)
+        return type(self)(self.buf, start, stop)
+
+    def content(self, tag: int) -> bytes:
+        _, start, stop = self.next(tag)
+        return self.buf[start:stop]
+
+    def element(self, tag: int) -> bytes:
+        """The whole encoding (tag, length and content) of the next element."""
+        header, _, stop = self.next(tag)
+        return self.buf[header:stop]
+
+    def any(self) -> bytes:
+        tag = self.peek()
+        if tag is None:
+            raise self.error("truncated DER")
+        return self.element(tag)
+
+    def finish(self) -> None:
+        if self.pos != self.end:
+            raise self.error("unexpected trailing DER data")
