@@ -36,7 +36,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
 from sigstore_async.errors import CertificateError
 
@@ -263,6 +263,29 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return _issued_by(cert, cert)
 
 
+#: Extensions this module processes, so may honour when marked critical.
+_HANDLED_CRITICAL = frozenset(
+    {
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+    }
+)
+
+
+def _unhandled_critical(extensions: x509.Extensions) -> str | None:
+    """RFC 5280 4.2: a certificate with a critical extension the verifier does
+    not process MUST be rejected (a precertificate's poison, name or policy
+    constraints this client does not evaluate)."""
+    for ext in extensions:
+        if ext.critical and ext.oid not in _HANDLED_CRITICAL:
+            return f"unhandled critical extension {ext.oid.dotted_string}"
+    return None
+
+
 def _ca_problem(cert: x509.Certificate, intermediates_below: int) -> str | None:
     """Why ``cert`` cannot act as a CA with ``intermediates_below`` non-self-issued
     intermediate CA certificates between it and the leaf, or None."""
@@ -270,6 +293,9 @@ def _ca_problem(cert: x509.Certificate, intermediates_below: int) -> str | None:
         extensions = _extensions(cert)
     except CertificateError as e:
         return e.message
+    critical = _unhandled_critical(extensions)
+    if critical is not None:
+        return critical
     bc = _get(extensions, x509.BasicConstraints)
     # RFC 5280 4.2.1.9: a CA certificate asserts cA in basicConstraints.
     if bc is None or not isinstance(bc.value, x509.BasicConstraints) or not bc.value.ca:
@@ -412,10 +438,14 @@ def check_leaf(leaf: x509.Certificate) -> None:
 
     Raises:
         CertificateError: keyUsage is missing or lacks digitalSignature,
-            extendedKeyUsage is missing or lacks codeSigning, or the
-            certificate is a CA.
+            extendedKeyUsage is missing or lacks codeSigning, the
+            certificate is a CA, or it has a critical extension this client
+            does not process (RFC 5280 4.2).
     """
     extensions = _extensions(leaf)
+    critical = _unhandled_critical(extensions)
+    if critical is not None:
+        raise CertificateError(f"leaf has an {critical}")
     ku = _get(extensions, x509.KeyUsage)
     # client spec: the leaf MUST have digitalSignature key usage.
     if ku is None or not isinstance(ku.value, x509.KeyUsage) or not ku.value.digital_signature:

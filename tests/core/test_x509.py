@@ -719,3 +719,47 @@ def test_mutated_vector_leaf_only_raises_certificate_error(conformance: Any) -> 
             rejected += 1
     assert accepted <= 1
     assert rejected >= len(original) - 1
+
+
+def test_unhandled_critical_extensions_are_rejected(pki: Pki) -> None:
+    """RFC 5280 4.2: a critical extension the verifier does not process rejects
+    the certificate (a precertificate's poison, critical name constraints...)."""
+    cx509.check_leaf(pki.leaf)
+    extensions = leaf_extensions()
+    poisoned = make_cert(
+        "",
+        _key("p256-leaf"),
+        issuer="intermediate",
+        signer=_key("p384-intermediate"),
+        extensions=[*extensions, (x509.PrecertPoison(), True)],
+    )
+    with pytest.raises(CertificateError, match="critical extension 1.3.6.1.4.1.11129.2.4.3"):
+        cx509.check_leaf(poisoned)
+    # The same extension, not critical, is merely ignored.
+    custom = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")
+    cx509.check_leaf(
+        make_cert(
+            "",
+            _key("p256-leaf"),
+            issuer="intermediate",
+            signer=_key("p384-intermediate"),
+            extensions=[*extensions, (custom, False)],
+        )
+    )
+    constrained = make_cert(
+        "intermediate",
+        _key("p384-intermediate"),
+        issuer="root",
+        signer=_key("p384-root"),
+        extensions=[
+            *ca_extensions(path_length=0),
+            (
+                x509.NameConstraints(
+                    permitted_subtrees=[x509.DNSName("x.example")], excluded_subtrees=None
+                ),
+                True,
+            ),
+        ],
+    )
+    with pytest.raises(CertificateError, match="critical extension 2.5.29.30"):
+        cx509.verify_chain_signatures(pki.leaf, [constrained, pki.root])
