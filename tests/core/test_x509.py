@@ -733,7 +733,9 @@ def test_unhandled_critical_extensions_are_rejected(pki: Pki) -> None:
         signer=_key("p384-intermediate"),
         extensions=[*extensions, (x509.PrecertPoison(), True)],
     )
-    with pytest.raises(CertificateError, match=r"critical extension 1\.3\.6\.1\.4\.1\.11129\.2\.4\.3"):
+    with pytest.raises(
+        CertificateError, match=r"critical extension 1\.3\.6\.1\.4\.1\.11129\.2\.4\.3"
+    ):
         cx509.check_leaf(poisoned)
     # The same extension, not critical, is merely ignored.
     custom = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00")
