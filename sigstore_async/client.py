@@ -32,6 +32,7 @@ from .errors import RepositoryUnavailable, TrustError, TufError
 from .models.trust_root import ClientTrustConfig, SigningConfig, TrustedRoot
 from .oidc import Issuer
 from .sign import Signer
+from .sign.config import OIDC_VERSIONS, select_services
 from .sign.signer import TokenSource
 from .trust import TrustMaterial, embedded_signing_config, embedded_trusted_root
 from .tuf import TrustUpdater, TufRepository, TufStatus, TufTrust, UpdaterConfig
@@ -460,10 +461,19 @@ class Sigstore:
         this client's HTTP pool.
 
         Raises:
-            TrustError: the signing config names no OIDC issuer.
+            TrustError: the signing config names no OIDC issuer usable now.
         """
         config = await self.trust()
-        urls = config.signing_config.oidc_urls if config.signing_config else ()
-        if not urls:
-            raise TrustError("the signing config names no OIDC issuer")
-        return Issuer(self.http, urls[0].url, clock=self.clock)
+        if config.signing_config is None:
+            raise TrustError("this Sigstore instance publishes no signing config")
+        # The signing config's selection rules: versions, validity, operators.
+        chosen = select_services(
+            config.signing_config.oidc_urls,
+            versions=OIDC_VERSIONS,
+            config=None,
+            now=self.clock(),
+            what="OIDC issuer",
+        )
+        if not chosen:
+            raise TrustError("the signing config names no usable OIDC issuer")
+        return Issuer(self.http, chosen[0].url, clock=self.clock)
