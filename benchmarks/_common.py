@@ -31,7 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sigstore_async._core import canonical, checkpoint, merkle
 from sigstore_async._core.der import oid_content
-from sigstore_async.testing._pki import ca_certificate
+from sigstore_async.testing._pki import SIGNING_KEY_USAGE, ca_certificate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -255,20 +255,6 @@ def _ca(
     )
 
 
-def _key_usage_signing() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
 def _sct_list(sct: bytes) -> bytes:
     # RFC 6962 3.3: SignedCertificateTimestampList, in an OCTET STRING (the extension value).
     entry = struct.pack(">H", len(sct)) + sct
@@ -326,7 +312,7 @@ def make_release(
             .serial_number(serial)
             .not_valid_before(leaf_start)
             .not_valid_after(leaf_start + timedelta(minutes=10))
-            .add_extension(_key_usage_signing(), critical=True)
+            .add_extension(SIGNING_KEY_USAGE, critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
             )
@@ -425,7 +411,7 @@ def make_release(
         .serial_number(x509.random_serial_number())
         .not_valid_before(ca_start)
         .not_valid_after(ca_start + timedelta(days=3650))
-        .add_extension(_key_usage_signing(), critical=True)
+        .add_extension(SIGNING_KEY_USAGE, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sigstore_async._http import RetryPolicy
 from sigstore_async.testing import LocalSigstore
 from sigstore_async.trust import TrustMaterial
+from tests.conftest import ManualClock
 
 #: Retries that keep fault tests fast: same shape, shorter waits.
 FAST_RETRY = RetryPolicy(attempts=6, base=0.005, max_delay=0.05, deadline=10.0)
 
 
-class FakeClock:
-    """A clock that moves only when told to (shared by the stack and the signer)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+FakeClock = ManualClock
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ offline, explicit; and faults that must leave the previous trust in place."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +27,7 @@ from sigstore_async.testing import LocalSigstore, LocalTufRepository, ServiceFau
 from sigstore_async.trust import embedded_signing_config, embedded_trusted_root
 from sigstore_async.tuf import UpdaterConfig, save_initial_root
 from sigstore_async.verify import Verifier
+from tests.conftest import ManualClock
 
 from .conftest import FAST, URL, Served, snapshot_dir, stall
 
@@ -40,17 +41,7 @@ TARGETS = {
 }
 
 
-class Clock:
-    """A clock the test moves; shared by the repository and the client."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+Clock = ManualClock
 
 
 @pytest.fixture
