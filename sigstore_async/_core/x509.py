@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
 
+from sigstore_async._core.der import Reader
 from sigstore_async.errors import CertificateError
 
 __all__ = [
@@ -158,26 +159,10 @@ def _der_element(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """The DER element at ``buf[pos:end]``: (tag, content start, stop).
 
     Raises:
-        ValueError: truncated, or a length form DER does not allow.
+        ValueError: truncated, or a length form DER does not allow (``DerError``).
     """
-    if pos + 2 > end:
-        raise ValueError("truncated DER")
-    first = buf[pos + 1]
-    start = pos + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > end:
-            raise ValueError("unsupported DER length")
-        length = int.from_bytes(buf[start : start + count], "big")
-        if length < 0x80 or buf[start] == 0:  # X.690 10.1: minimal lengths only
-            raise ValueError("non-minimal DER length")
-        start += count
-    stop = start + length
-    if stop > end:
-        raise ValueError("truncated DER")
-    return buf[pos], start, stop
+    header, start, stop = Reader(buf, pos, end).next()
+    return buf[header], start, stop
 
 
 def _tbs_fields(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
