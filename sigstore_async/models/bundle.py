@@ -314,8 +314,3 @@ def _check_entry(entry: TransparencyLogEntry, version: BundleVersion, path: str)
         for j, h in enumerate(proof.hashes):
             if len(h) != 32:
                 raise InvalidBundle("proof hash must be 32 bytes", path=f"{ppath}.hashes[{j}]")
-
-
-def media_type_version(media_type: str) -> BundleVersion | None:
-    """The bundle version a media type names, or ``None`` if unsupported."""
-    return _MEDIA_TYPES.get(media_type)

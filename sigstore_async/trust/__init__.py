@@ -24,7 +24,6 @@ from ..errors import InvalidTrustRoot
 from ..models.common import TimeRange
 from ..models.trust_root import (
     CertificateAuthority,
-    ClientTrustConfig,
     SigningConfig,
     TransparencyLogInstance,
     TrustedRoot,
@@ -195,9 +194,3 @@ def embedded_signing_config(instance: Instance = "production") -> SigningConfig:
 def embedded_tuf_root(instance: Instance = "production") -> bytes:
     """The TUF bootstrap ``root.json`` of a public-good repository."""
     return _read_embedded(instance, "root.json")
-
-
-def trust_material_from_client_config(config: ClientTrustConfig) -> TrustMaterial:
-    """Index the trusted root of a client trust config."""
-    assert config.trusted_root is not None
-    return TrustMaterial.from_trusted_root(config.trusted_root)

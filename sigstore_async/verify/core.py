@@ -759,8 +759,3 @@ def verify_bundle(
         payload=envelope.payload if envelope else None,
         statement=statement,
     )
-
-
-def parse_and_verify(data: bytes, **kwargs: Any) -> VerificationResult:
-    """``Bundle.from_json`` then :func:`verify_bundle`: one pure call for workers."""
-    return verify_bundle(Bundle.from_json(data), **kwargs)
