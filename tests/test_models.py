@@ -3,6 +3,7 @@ strictness everywhere else, and typed errors with paths for malformed input."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
@@ -28,6 +29,7 @@ from sigstore_async.models import (
 )
 from sigstore_async.models._converter import (
     WireFormatError,
+    _decode_base64_lenient,
     decode_base64,
     format_rfc3339,
     parse_rfc3339,
@@ -151,6 +153,27 @@ def test_base64_forms(text: str, raw: bytes) -> None:
 def test_base64_rejects(text: str) -> None:
     with pytest.raises(WireFormatError):
         decode_base64(text)
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+        st.text(alphabet="AQIDab+/-_=\n\r !", max_size=16),
+        st.text(max_size=8),
+    )
+)
+def test_base64_fast_path_agrees_with_lenient(text: str) -> None:
+    # decode_base64 tries one strict decode first: it must never accept what the
+    # lenient reader rejects, nor read different bytes.
+    try:
+        lenient: bytes | None = _decode_base64_lenient(text)
+    except WireFormatError:
+        lenient = None
+    try:
+        fast: bytes | None = decode_base64(text)
+    except WireFormatError:
+        fast = None
+    assert fast == lenient
 
 
 def test_int64_as_string_or_number() -> None:

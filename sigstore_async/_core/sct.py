@@ -22,16 +22,11 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.certificate_transparency import (
-    LogEntryType,
-    SignatureAlgorithm,
-    SignedCertificateTimestamp,
-    Version,
-)
-from cryptography.x509.oid import ExtensionOID
 
+from sigstore_async._core import x509 as cx509
+from sigstore_async._core.der import Reader
 from sigstore_async._core.keys import PublicKey, verify_signature
-from sigstore_async.errors import CertificateTransparencyError
+from sigstore_async.errors import CertificateError, CertificateTransparencyError
 
 __all__ = ["MAX_SCTS", "CtKeyLookup", "verify_embedded_scts"]
 
@@ -44,15 +39,14 @@ CtKeyLookup = Callable[[bytes, datetime], PublicKey | None]
 MAX_SCTS = 32
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
-_HASH_NAMES = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
-_PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    UnsupportedAlgorithm,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
+#: RFC 5246 7.4.1.4.1 HashAlgorithm codes, as ``verify_signature`` names them.
+_HASHES = {4: "SHA2_256", 5: "SHA2_384", 6: "SHA2_512"}
+_RSA, _ECDSA = 1, 3  # RFC 5246 SignatureAlgorithm codes that RFC 6962 2.1.4 allows
+_PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
+
+
+class _SctListReader(Reader):
+    error = CertificateTransparencyError
 
 
 @functools.lru_cache(maxsize=32)
@@ -67,13 +61,52 @@ def _issuer_key_hash(issuer: x509.Certificate) -> bytes:
     return hashlib.sha256(spki).digest()
 
 
-def _signed_data(
-    sct: SignedCertificateTimestamp, issuer_key_hash: bytes, tbs: bytes, timestamp_ms: int
-) -> bytes:
-    """The bytes an RFC 6962 3.2 precertificate SCT signs."""
-    extensions = sct.extension_bytes
-    if len(tbs) >= 1 << 24 or len(extensions) >= 1 << 16:
-        raise ValueError("precertificate or SCT extensions too long")
+def _serialized_scts(extension_value: bytes) -> list[bytes]:
+    """The SerializedSCTs of an embedded list (RFC 6962 3.3): the extension's
+    value is an OCTET STRING holding the TLS-encoded ``SignedCertificateTimestampList``."""
+    reader = _SctListReader(extension_value)
+    data = reader.content(0x04)
+    reader.finish()
+    if len(data) < 2 or int.from_bytes(data[:2], "big") != len(data) - 2 or len(data) == 2:
+        raise CertificateTransparencyError("malformed embedded SCT list")
+    scts: list[bytes] = []
+    pos = 2
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise CertificateTransparencyError("malformed embedded SCT list")
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        start, pos = pos + 2, pos + 2 + length
+        if length == 0 or pos > len(data):
+            raise CertificateTransparencyError("malformed embedded SCT list")
+        if len(scts) == MAX_SCTS:
+            raise CertificateTransparencyError(f"too many embedded SCTs: more than {MAX_SCTS}")
+        scts.append(data[start:pos])
+    return scts
+
+
+def _parse_v1(sct: bytes) -> tuple[bytes, int, bytes, int, int, bytes]:
+    """A v1 SCT (RFC 6962 3.2): log id, timestamp (ms), extensions, hash and
+    signature algorithm codes, signature.
+
+    Raises:
+        ValueError: truncated or with trailing bytes.
+    """
+    if len(sct) < 43:
+        raise ValueError("truncated SCT")
+    log_id, timestamp_ms = sct[1:33], int.from_bytes(sct[33:41], "big")
+    ext_end = 43 + int.from_bytes(sct[41:43], "big")
+    if ext_end + 4 > len(sct):
+        raise ValueError("truncated SCT")
+    extensions = sct[43:ext_end]
+    hash_code, sig_code = sct[ext_end], sct[ext_end + 1]
+    sig_end = ext_end + 4 + int.from_bytes(sct[ext_end + 2 : ext_end + 4], "big")
+    if sig_end != len(sct):
+        raise ValueError("SCT length does not match its content")
+    return log_id, timestamp_ms, extensions, hash_code, sig_code, sct[ext_end + 4 : sig_end]
+
+
+def _signed_data(extensions: bytes, issuer_key_hash: bytes, tbs: bytes, timestamp_ms: int) -> bytes:
+    """The bytes an RFC 6962 3.2 precertificate SCT signs (``tbs`` under 2^24 octets)."""
     return b"".join(
         (
             # sct_version v1(0), signature_type certificate_timestamp(0), timestamp,
@@ -88,11 +121,11 @@ def _signed_data(
     )
 
 
-def _key_matches(algorithm: SignatureAlgorithm, key: PublicKey) -> bool:
+def _key_matches(sig_code: int, key: PublicKey) -> bool:
     # RFC 6962 2.1.4: logs sign with ECDSA or RSA; the SCT names which.
-    if algorithm == SignatureAlgorithm.ECDSA:
+    if sig_code == _ECDSA:
         return isinstance(key, ec.EllipticCurvePublicKey)
-    if algorithm == SignatureAlgorithm.RSA:
+    if sig_code == _RSA:
         return isinstance(key, rsa.RSAPublicKey)
     return False
 
@@ -103,6 +136,7 @@ def verify_embedded_scts(
     *,
     ct_keys: CtKeyLookup,
     threshold: int = 1,
+    leaf_der: bytes | None = None,
 ) -> int:
     """Verify the SCTs embedded in ``leaf`` and return how many distinct logs vouch for it.
 
@@ -121,19 +155,18 @@ def verify_embedded_scts(
     if threshold < 1:
         raise ValueError("the SCT threshold must be at least 1")
     try:
-        extension = leaf.extensions.get_extension_for_oid(
-            ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS
-        )
-        if not isinstance(extension.value, x509.PrecertificateSignedCertificateTimestamps):
-            raise CertificateTransparencyError("malformed embedded SCT list")
-        scts = list(extension.value)
-        tbs = leaf.tbs_precertificate_bytes
-    except x509.ExtensionNotFound as e:
-        raise CertificateTransparencyError("the certificate has no embedded SCTs") from e
-    except _PARSE_ERRORS as e:
-        raise CertificateTransparencyError(f"malformed embedded SCT list: {e}") from e
-    if len(scts) > MAX_SCTS:
-        raise CertificateTransparencyError(f"too many embedded SCTs: {len(scts)} > {MAX_SCTS}")
+        if leaf_der is None:
+            leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+        extensions = cx509.read_leaf_extensions(leaf_der)
+    except (CertificateError, *_PARSE_ERRORS) as e:
+        raise CertificateTransparencyError(f"malformed certificate: {e}") from e
+    found = extensions.values.get(_SCT_LIST_OID)
+    tbs = extensions.precertificate_tbs
+    if found is None or tbs is None:
+        raise CertificateTransparencyError("the certificate has no embedded SCTs")
+    if len(tbs) >= 1 << 24:  # opaque TBSCertificate<1..2^24-1>
+        raise CertificateTransparencyError("precertificate too long")
+    scts = _serialized_scts(found[1])
     try:
         issuer_key_hash = _issuer_key_hash(issuer)
     except _PARSE_ERRORS as e:
@@ -141,33 +174,34 @@ def verify_embedded_scts(
 
     verified: set[bytes] = set()
     problems: list[str] = []
-    for i, sct in enumerate(scts):
+    for i, serialized in enumerate(scts):
+        if serialized[0] != 0:
+            problems.append(f"SCT {i}: unsupported version")
+            continue
         try:
-            log_id = sct.log_id
-            if log_id in verified:
-                continue  # client spec: count distinct logs; a second SCT adds nothing
-            if sct.version != Version.v1:
-                problems.append(f"SCT {i}: unsupported version")
-                continue
-            if sct.entry_type != LogEntryType.PRE_CERTIFICATE:
-                problems.append(f"SCT {i}: not a precertificate entry")
-                continue
-            # The timestamp is whole milliseconds since the epoch (RFC 6962 3.2).
-            when = sct.timestamp.replace(tzinfo=UTC)
-            timestamp_ms = (when - _EPOCH) // _MILLISECOND
-            key = ct_keys(log_id, when)
-            if key is None:
-                problems.append(f"SCT {i}: no trusted CT log {log_id.hex()} at {when.isoformat()}")
-                continue
-            hash_name = _HASH_NAMES.get(sct.signature_hash_algorithm.name)
-            if hash_name is None or not _key_matches(sct.signature_algorithm, key):
-                problems.append(f"SCT {i}: signature algorithm does not fit the log key")
-                continue
-            data = _signed_data(sct, issuer_key_hash, tbs, timestamp_ms)
-            signature = sct.signature
-        except _PARSE_ERRORS as e:
+            log_id, timestamp_ms, sct_extensions, hash_code, sig_code, signature = _parse_v1(
+                serialized
+            )
+        except ValueError as e:
             problems.append(f"SCT {i}: malformed: {e}")
             continue
+        if log_id in verified:
+            continue  # client spec: count distinct logs; a second SCT adds nothing
+        # The timestamp is whole milliseconds since the epoch (RFC 6962 3.2).
+        try:
+            when = _EPOCH + timedelta(milliseconds=timestamp_ms)
+        except OverflowError:
+            problems.append(f"SCT {i}: timestamp out of range")
+            continue
+        key = ct_keys(log_id, when)
+        if key is None:
+            problems.append(f"SCT {i}: no trusted CT log {log_id.hex()} at {when.isoformat()}")
+            continue
+        hash_name = _HASHES.get(hash_code)
+        if hash_name is None or not _key_matches(sig_code, key):
+            problems.append(f"SCT {i}: signature algorithm does not fit the log key")
+            continue
+        data = _signed_data(sct_extensions, issuer_key_hash, tbs, timestamp_ms)
         if verify_signature(key, signature, message=data, hash_algorithm=hash_name):
             verified.add(log_id)
         else:
@@ -179,3 +213,6 @@ def verify_embedded_scts(
             f"{len(verified)} of {threshold} required CT logs vouch for the certificate: {detail}"
         )
     return len(verified)
+
+
+_SCT_LIST_OID = cx509.SCT_LIST_OID

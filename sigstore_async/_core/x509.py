@@ -36,20 +36,22 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, SignatureAlgorithmOID
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
-from sigstore_async._core.der import Reader
+from sigstore_async._core.der import Reader, oid_content
 from sigstore_async.errors import CertificateError
 
 __all__ = [
     "FULCIO_EXTENSION_ARC",
     "FulcioIdentity",
+    "LeafExtensions",
     "chain_signatures_valid",
     "check_leaf",
     "check_validity",
     "is_self_signed",
     "leaf_identity",
     "load_certificate",
+    "read_leaf_extensions",
     "verify_chain",
     "verify_chain_signatures",
 ]
@@ -418,8 +420,217 @@ def verify_chain(
     check_validity([leaf, *chain], at=at)
 
 
-def check_leaf(leaf: x509.Certificate) -> None:
+# --- a leaf's extensions, read from its DER ------------------------------------
+#
+# A Fulcio leaf carries about twenty extensions; having cryptography build an
+# object for each costs more than everything else this module does with the
+# leaf. The leaf profile, the identity and the SCTs need six of them, read here
+# with the strict DER reader from the certificate's own bytes.
+
+_OID_KEY_USAGE = oid_content("2.5.29.15")
+_OID_EXTENDED_KEY_USAGE = oid_content("2.5.29.37")
+_OID_BASIC_CONSTRAINTS = oid_content("2.5.29.19")
+_OID_SUBJECT_ALT_NAME = oid_content("2.5.29.17")
+#: The embedded SCT list extension (RFC 6962 3.3), as OID content octets.
+SCT_LIST_OID = oid_content("1.3.6.1.4.1.11129.2.4.2")
+_OID_CODE_SIGNING = oid_content("1.3.6.1.5.5.7.3.3")
+_OID_USERNAME_SAN = oid_content(FULCIO_EXTENSION_ARC + "7")
+#: ``_HANDLED_CRITICAL`` as OID content octets.
+_HANDLED_CRITICAL_DER = frozenset(oid_content(oid.dotted_string) for oid in _HANDLED_CRITICAL)
+#: ``_FULCIO_OIDS`` by OID content octets.
+_FULCIO_OIDS_DER: dict[bytes, tuple[str, bool]] = {
+    oid_content(dotted): (dotted, is_der) for dotted, is_der in _FULCIO_OIDS.values()
+}
+
+
+class _LeafReader(Reader):
+    error = CertificateError
+
+
+@attrs.frozen
+class LeafExtensions:
+    """The extensions of a certificate, as its DER encodes them.
+
+    ``values`` maps each extension's OID (content octets) to whether it is
+    critical and its ``extnValue`` octets. ``precertificate_tbs`` is the
+    TBSCertificate without the embedded SCT list (RFC 6962 3.2), or None when
+    the certificate has none.
+    """
+
+    values: Mapping[bytes, tuple[bool, bytes]]
+    precertificate_tbs: bytes | None
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = (n.bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + content
+
+
+def _span(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
+    """Content start and stop of the DER element with ``tag`` at ``buf[pos:end]``.
+
+    The same strict rules as ``Reader.next`` (definite, minimal lengths),
+    inlined: a leaf has some twenty extensions, each a handful of elements.
+    """
+    if pos + 2 > end or buf[pos] != tag:
+        raise CertificateError("malformed certificate: unexpected DER element")
+    first = buf[pos + 1]
+    start = pos + 2
+    if first < 0x80:
+        stop = start + first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or start + count > end or buf[start] == 0:
+            raise CertificateError("malformed certificate: unsupported DER length")
+        length = int.from_bytes(buf[start : start + count], "big")
+        if length < 0x80:
+            raise CertificateError("malformed certificate: non-minimal DER length")
+        start += count
+        stop = start + length
+    if stop > end:
+        raise CertificateError("malformed certificate: truncated DER")
+    return start, stop
+
+
+@functools.lru_cache(maxsize=64)
+def read_leaf_extensions(der: bytes) -> LeafExtensions:
+    """Read the extensions of the DER certificate ``der``.
+
+    Memoised (a leaf is read by the profile check, the identity and the SCT
+    check). RFC 5280 4.2: an extension may appear once.
+
+    Raises:
+        CertificateError: the DER is malformed, or an extension repeats.
+    """
+    end = len(der)
+    start, stop = _span(der, 0, end, 0x30)
+    if stop != end:
+        raise CertificateError("malformed certificate: trailing data")
+    tbs_start, tbs_stop = _span(der, start, stop, 0x30)
+    pos = tbs_start
+    if der[pos] == 0xA0:  # [0] EXPLICIT version
+        pos = _span(der, pos, tbs_stop, 0xA0)[1]
+    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    for tag in (0x02, 0x30, 0x30, 0x30, 0x30, 0x30):
+        pos = _span(der, pos, tbs_stop, tag)[1]
+    for optional in (0x81, 0x82):  # issuerUniqueID, subjectUniqueID
+        if pos < tbs_stop and der[pos] == optional:
+            pos = _span(der, pos, tbs_stop, optional)[1]
+    values: dict[bytes, tuple[bool, bytes]] = {}
+    if pos == tbs_stop:
+        return LeafExtensions(values=values, precertificate_tbs=None)
+    wrapper_at = pos
+    list_at, wrapper_stop = _span(der, pos, tbs_stop, 0xA3)
+    if wrapper_stop != tbs_stop:
+        raise CertificateError("malformed certificate: data after the extensions")
+    list_start, list_stop = _span(der, list_at, wrapper_stop, 0x30)
+    if list_stop != wrapper_stop or list_start == list_stop:
+        raise CertificateError("malformed certificate extensions")
+    sct_span: tuple[int, int] | None = None
+    pos = list_start
+    while pos < list_stop:
+        ext_start, ext_stop = _span(der, pos, list_stop, 0x30)
+        # The OID: short, so its length is one octet (else the general reader).
+        if ext_start + 1 < ext_stop and der[ext_start] == 0x06 and der[ext_start + 1] < 0x80:
+            oid_start = ext_start + 2
+            oid_stop = oid_start + der[ext_start + 1]
+            if oid_stop > ext_stop:
+                raise CertificateError("malformed certificate: truncated DER")
+        else:
+            oid_start, oid_stop = _span(der, ext_start, ext_stop, 0x06)
+        oid = der[oid_start:oid_stop]
+        critical = False
+        at = oid_stop
+        if at < ext_stop and der[at] == 0x01:
+            flag_start, at = _span(der, at, ext_stop, 0x01)
+            # DER (X.690 11.5): a DEFAULT FALSE is omitted, TRUE is 0xFF.
+            if der[flag_start:at] != b"\xff":
+                raise CertificateError("malformed critical flag in certificate extension")
+            critical = True
+        value_start, value_stop = _span(der, at, ext_stop, 0x04)
+        if value_stop != ext_stop:
+            raise CertificateError("malformed certificate extension")
+        if oid in values:
+            raise CertificateError(f"duplicate certificate extension {_dotted(oid)}")
+        values[oid] = (critical, der[value_start:value_stop])
+        if oid == SCT_LIST_OID:
+            sct_span = (pos, ext_stop)
+        pos = ext_stop
+    precert = None
+    if sct_span is not None:
+        remaining = der[list_start : sct_span[0]] + der[sct_span[1] : list_stop]
+        rebuilt = _tlv(0xA3, _tlv(0x30, remaining)) if remaining else b""
+        precert = _tlv(0x30, der[tbs_start:wrapper_at] + rebuilt)
+    return LeafExtensions(values=values, precertificate_tbs=precert)
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    try:
+        return cert.public_bytes(serialization.Encoding.DER)
+    except _PARSE_ERRORS as e:  # pragma: no cover - a loaded certificate re-encodes
+        raise CertificateError(f"malformed certificate: {e}") from e
+
+
+def _bit_string(content: bytes) -> bytes:
+    """The bits of a DER BIT STRING's content, with unused trailing bits cleared."""
+    if not content or content[0] > 7 or (len(content) == 1 and content[0]):
+        raise CertificateError("malformed BIT STRING")
+    return content[1:]
+
+
+def _check_profile(values: Mapping[bytes, tuple[bool, bytes]]) -> None:
+    for oid, (critical, _) in values.items():
+        if critical and oid not in _HANDLED_CRITICAL_DER:
+            raise CertificateError(f"leaf has an unhandled critical extension {_dotted(oid)}")
+    # client spec: the leaf MUST have digitalSignature key usage (bit 0).
+    ku = values.get(_OID_KEY_USAGE)
+    bits = _bit_string(_LeafReader(ku[1]).content(0x03)) if ku is not None else b""
+    if not bits or not bits[0] & 0x80:
+        raise CertificateError("leaf key usage lacks digitalSignature")
+    # client spec: the leaf MUST have the codeSigning extended key usage.
+    eku = values.get(_OID_EXTENDED_KEY_USAGE)
+    purposes = []
+    if eku is not None:
+        outer = _LeafReader(eku[1])
+        reader = outer.enter(0x30)
+        outer.finish()
+        while not reader.done():
+            purposes.append(reader.content(0x06))
+    if _OID_CODE_SIGNING not in purposes:
+        raise CertificateError("leaf extended key usage lacks codeSigning")
+    bc = values.get(_OID_BASIC_CONSTRAINTS)
+    if bc is not None:
+        outer = _LeafReader(bc[1])
+        reader = outer.enter(0x30)
+        outer.finish()
+        if reader.peek() == 0x01:  # cA, DEFAULT FALSE: present means TRUE in DER
+            if reader.content(0x01) != b"\xff":
+                raise CertificateError("malformed basicConstraints")
+            raise CertificateError("leaf certificate is a CA")
+
+
+def _dotted(oid: bytes) -> str:
+    """The dotted form of OBJECT IDENTIFIER content octets (for messages)."""
+    arcs: list[int] = []
+    value = 0
+    for byte in oid:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if not arcs:
+        return oid.hex()
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in [first, arcs[0] - 40 * first, *arcs[1:]])
+
+
+def check_leaf(leaf: x509.Certificate, *, der: bytes | None = None) -> None:
     """Check the Fulcio leaf profile: a code-signing certificate that is not a CA.
+
+    ``der``, the bytes ``leaf`` was loaded from, saves re-encoding it.
 
     Raises:
         CertificateError: keyUsage is missing or lacks digitalSignature,
@@ -427,25 +638,7 @@ def check_leaf(leaf: x509.Certificate) -> None:
             certificate is a CA, or it has a critical extension this client
             does not process (RFC 5280 4.2).
     """
-    extensions = _extensions(leaf)
-    critical = _unhandled_critical(extensions)
-    if critical is not None:
-        raise CertificateError(f"leaf has an {critical}")
-    ku = _get(extensions, x509.KeyUsage)
-    # client spec: the leaf MUST have digitalSignature key usage.
-    if ku is None or not isinstance(ku.value, x509.KeyUsage) or not ku.value.digital_signature:
-        raise CertificateError("leaf key usage lacks digitalSignature")
-    eku = _get(extensions, x509.ExtendedKeyUsage)
-    # client spec: the leaf MUST have the codeSigning extended key usage.
-    if (
-        eku is None
-        or not isinstance(eku.value, x509.ExtendedKeyUsage)
-        or ExtendedKeyUsageOID.CODE_SIGNING not in eku.value
-    ):
-        raise CertificateError("leaf extended key usage lacks codeSigning")
-    bc = _get(extensions, x509.BasicConstraints)
-    if bc is not None and isinstance(bc.value, x509.BasicConstraints) and bc.value.ca:
-        raise CertificateError("leaf certificate is a CA")
+    _check_profile(read_leaf_extensions(der or _der(leaf)).values)
 
 
 def _der_utf8string(data: bytes) -> str:
@@ -480,20 +673,44 @@ def _raw_utf8(data: bytes) -> str:
         raise CertificateError(f"invalid UTF-8 in extension: {e}") from e
 
 
-def _san(extensions: x509.Extensions) -> str:
-    san = _get(extensions, x509.SubjectAlternativeName)
-    if san is None or not isinstance(san.value, x509.SubjectAlternativeName):
+def _ascii(data: bytes) -> str:
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise CertificateError(f"non-ASCII IA5String in subjectAltName: {e}") from e
+
+
+_SAN_KINDS = {0x80: "otherName", 0x82: "DNSName", 0x83: "x400Address", 0x84: "directoryName"}
+_SAN_KINDS.update({0xA0: "otherName", 0xA3: "x400Address", 0xA4: "directoryName"})
+_SAN_KINDS.update({0xA5: "ediPartyName", 0x87: "IPAddress", 0x88: "RegisteredID"})
+
+
+def _san(values: Mapping[bytes, tuple[bool, bytes]]) -> str:
+    san = values.get(_OID_SUBJECT_ALT_NAME)
+    if san is None:
         raise CertificateError("leaf has no subjectAltName")
-    names = list(san.value)
+    outer = _LeafReader(san[1])
+    reader = outer.enter(0x30)
+    outer.finish()
+    names: list[tuple[int, int, int]] = []
+    while not reader.done():
+        header, start, stop = reader.next()
+        names.append((reader.buf[header], start, stop))
     # Fulcio issues exactly one SAN: the identity of the token it was given.
     if len(names) != 1:
         raise CertificateError(f"leaf has {len(names)} subjectAltName values, expected 1")
-    name = names[0]
-    if isinstance(name, x509.RFC822Name | x509.UniformResourceIdentifier):
-        return name.value
-    if isinstance(name, x509.OtherName) and name.type_id == _USERNAME_SAN:
-        return _der_utf8string(name.value)
-    raise CertificateError(f"unsupported subjectAltName type {type(name).__name__}")
+    tag, start, stop = names[0]
+    buf = reader.buf
+    if tag in (0x81, 0x86):  # rfc822Name, uniformResourceIdentifier: IA5String
+        return _ascii(buf[start:stop])
+    if tag == 0xA0:  # otherName: type-id, [0] EXPLICIT value
+        other = _LeafReader(buf, start, stop)
+        type_id = other.content(0x06)
+        value = other.content(0xA0)
+        other.finish()
+        if type_id == _OID_USERNAME_SAN:
+            return _der_utf8string(value)
+    raise CertificateError(f"unsupported subjectAltName type {_SAN_KINDS.get(tag, hex(tag))}")
 
 
 def _frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:
@@ -517,23 +734,21 @@ class FulcioIdentity:
     extensions: Mapping[str, str] = attrs.field(converter=_frozen_mapping, hash=False)
 
 
-def leaf_identity(leaf: x509.Certificate) -> FulcioIdentity:
+def leaf_identity(leaf: x509.Certificate, *, der: bytes | None = None) -> FulcioIdentity:
     """Read the SAN, the OIDC issuer and the Fulcio extensions of a leaf.
+
+    ``der``, the bytes ``leaf`` was loaded from, saves re-encoding it.
 
     Raises:
         CertificateError: the SAN is missing, not exactly one value or of an
             unsupported type, or an extension value is malformed.
     """
-    extensions = _extensions(leaf)
+    extensions = read_leaf_extensions(der or _der(leaf)).values
     values: dict[str, str] = {}
-    for extension in extensions:
-        known = _FULCIO_OIDS.get(extension.oid)  # a deeper arc such as .1.8.1 is not ours
-        if known is None:
-            continue
-        dotted, is_der = known
-        value = extension.value
-        if not isinstance(value, x509.UnrecognizedExtension):
-            continue
-        values[dotted] = _der_utf8string(value.value) if is_der else _raw_utf8(value.value)
+    for oid, (_, value) in extensions.items():
+        known = _FULCIO_OIDS_DER.get(oid)  # a deeper arc such as .1.8.1 is not ours
+        if known is not None:
+            dotted, is_der = known
+            values[dotted] = _der_utf8string(value) if is_der else _raw_utf8(value)
     issuer = values.get(_ISSUER_V2.dotted_string, values.get(_ISSUER_V1.dotted_string))
     return FulcioIdentity(san=_san(extensions), issuer=issuer, extensions=values)

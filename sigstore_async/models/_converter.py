@@ -120,6 +120,23 @@ def decode_base64(value: str) -> bytes:
     Raises ``WireFormatError`` on any character outside the alphabet or a
     length that no encoding produces.
     """
+    # What writers emit, standard padded base64, decodes in one strict call;
+    # everything else takes the lenient path below (same bytes when both accept).
+    # (Strict mode still reads padding after a complete quantum, "AQID====":
+    # the length check sends such text to the lenient path, which rejects it.)
+    if len(value) % 4 == 0:
+        try:
+            raw = binascii.a2b_base64(value, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
+        else:
+            pad = 2 if value.endswith("==") else 1 if value.endswith("=") else 0
+            if len(raw) == len(value) // 4 * 3 - pad:
+                return raw
+    return _decode_base64_lenient(value)
+
+
+def _decode_base64_lenient(value: str) -> bytes:
     # Like the protobuf runtimes (Go's decoder drops CR and LF), tolerate
     # line breaks inside base64 text; any other stray character is an error.
     value = value.replace("\r", "").replace("\n", "")

@@ -258,8 +258,8 @@ class _Leaf:
 
 def _load_leaf(der: bytes) -> _Leaf:
     cert = cx509.load_certificate(der)
-    cx509.check_leaf(cert)
-    identity = cx509.leaf_identity(cert)
+    cx509.check_leaf(cert, der=der)
+    identity = cx509.leaf_identity(cert, der=der)
     try:
         key = as_public_key(cert.public_key())
     except (ValueError, UnsupportedAlgorithm) as e:
@@ -508,7 +508,11 @@ def _verify_certificate(
             cache,
             ("sct", leaf_der, issuer_der, trust.fingerprint, options.sct_threshold),
             lambda: sct.verify_embedded_scts(
-                leaf.cert, issuer_cert, ct_keys=trust.ct_key, threshold=options.sct_threshold
+                leaf.cert,
+                issuer_cert,
+                ct_keys=trust.ct_key,
+                threshold=options.sct_threshold,
+                leaf_der=leaf_der,
             ),
         )
 

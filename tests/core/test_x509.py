@@ -674,6 +674,90 @@ def test_vector_wrong_instance_does_not_chain(conformance: Any) -> None:
             cx509.verify_chain(leaf, chain, at=[leaf.not_valid_before_utc])
 
 
+# --- the DER extension reader -------------------------------------------------
+
+
+def _cryptography_view(cert: x509.Certificate) -> dict[str, tuple[bool, bytes]]:
+    """Each extension as cryptography reads it: dotted OID -> (critical, extnValue)."""
+    out = {}
+    for ext in cert.extensions:
+        value = ext.value
+        raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
+        out[ext.oid.dotted_string] = (ext.critical, raw)
+    return out
+
+
+def _our_view(cert: x509.Certificate) -> dict[str, tuple[bool, bytes]]:
+    read = cx509.read_leaf_extensions(der(cert))
+    return {cx509._dotted(oid): value for oid, value in read.values.items()}
+
+
+@pytest.mark.vectors
+@pytest.mark.parametrize("case", HAPPY_LEAVES)
+def test_der_reader_agrees_with_cryptography_on_vector_leaves(conformance: Any, case: str) -> None:
+    leaf = cx509.load_certificate(_leaf_der(conformance.bundle(case)) or b"")
+    assert _our_view(leaf) == _cryptography_view(leaf)
+    # RFC 6962 3.2: the precertificate is the TBS without the SCT list.
+    assert cx509.read_leaf_extensions(der(leaf)).precertificate_tbs == (
+        leaf.tbs_precertificate_bytes
+    )
+
+
+def test_der_reader_agrees_with_cryptography_on_generated_leaves(pki: Pki) -> None:
+    for leaf in (
+        pki.leaf,
+        make_leaf(san=x509.UniformResourceIdentifier("https://ci.example/wf")),
+        make_leaf(fulcio={FULCIO + "9": der_utf8("x" * 300)}),
+        make_cert("", _key("p256-leaf")),  # no extensions at all
+    ):
+        assert _our_view(leaf) == _cryptography_view(leaf)
+        assert cx509.read_leaf_extensions(der(leaf)).precertificate_tbs is None
+
+
+def test_der_reader_rejects_duplicates_and_non_der_flags(pki: Pki) -> None:
+    original = der(pki.leaf)
+    ku = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+    ku_der = ku.public_bytes()
+    # The DER of the keyUsage extension, critical: OID 2.5.29.15, TRUE, OCTET STRING.
+    element = bytes.fromhex("0603551d0f0101ff04") + bytes((len(ku_der),)) + ku_der
+    element = bytes((0x30, len(element))) + element
+    assert element in original
+    # A second copy of the extension: RFC 5280 4.2 allows one.
+    twice = _with_extension_bytes(original, element, element + element)
+    with pytest.raises(CertificateError, match="duplicate"):
+        cx509.read_leaf_extensions(twice)
+    # An explicit FALSE is not DER (X.690 11.5): the default is omitted.
+    explicit_false = element.replace(b"\x01\x01\xff", b"\x01\x01\x00")
+    with pytest.raises(CertificateError, match="critical flag"):
+        cx509.read_leaf_extensions(_with_extension_bytes(original, element, explicit_false))
+
+
+def _with_extension_bytes(cert_der: bytes, old: bytes, new: bytes) -> bytes:
+    """``cert_der`` with one extension's encoding replaced, every enclosing length fixed."""
+    tbs_fields = cx509._tbs_fields(cert_der)
+    tbs = tbs_fields[0]
+    # The extensions: [3] { SEQUENCE { ... } } at the end of the TBS content.
+    wrapper_at = tbs.rindex(b"\xa3")
+    while True:  # the [3] whose content runs to the end of the TBS
+        try:
+            reader = cx509._LeafReader(tbs, wrapper_at, len(tbs))
+            _, start, stop = reader.next(0xA3)
+            if stop == len(tbs):
+                break
+        except CertificateError:
+            pass
+        wrapper_at = tbs.rindex(b"\xa3", 0, wrapper_at)
+    seq = cx509._LeafReader(tbs, start, len(tbs))
+    _, seq_start, seq_stop = seq.next(0x30)
+    content = tbs[seq_start:seq_stop].replace(old, new, 1)
+    _, tbs_content_start, _ = cx509._LeafReader(tbs).next(0x30)
+    new_tbs = cx509._tlv(
+        0x30, tbs[tbs_content_start:wrapper_at] + cx509._tlv(0xA3, cx509._tlv(0x30, content))
+    )
+    # The outer signature algorithm and signature, unchanged (the signature no longer verifies).
+    return cx509._tlv(0x30, new_tbs + tbs_fields[4] + cert_der[tbs_fields[5] :])
+
+
 # --- mutations of a real leaf ------------------------------------------------
 
 
