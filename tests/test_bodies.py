@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import binascii
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sigstore_async import TransparencyLogError
-from sigstore_async.verify._bodies import _pem_to_der
+from sigstore_async.verify._bodies import _b64_strict, _pem_to_der
 
 DER = bytes(range(100))
 B64 = base64.b64encode(DER)
@@ -48,3 +51,21 @@ def test_accepted(pem: bytes) -> None:
 def test_rejected(pem: bytes) -> None:
     with pytest.raises(TransparencyLogError):
         _pem_to_der(pem, "$")
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+        st.text(alphabet="AQIDab+/-_=\n !", max_size=16),
+        st.text(max_size=8),
+    )
+)
+def test_body_base64_is_standard_padded_base64(text: str) -> None:
+    # One strict call replaces b64decode(validate=True): it may refuse more
+    # (padding after a complete quantum), never accept more or read otherwise.
+    try:
+        ours: bytes | None = _b64_strict(text)
+    except binascii.Error:
+        ours = None
+    if ours is not None:
+        assert ours == base64.b64decode(text, validate=True)

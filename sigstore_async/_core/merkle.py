@@ -66,6 +66,8 @@ def _check_int(value: object, what: str) -> int:
 
 
 def _check_hash(value: object, what: str) -> bytes:
+    if type(value) is bytes and len(value) == HASH_SIZE:
+        return value  # the common case, without the copy below
     if not isinstance(value, bytes | bytearray | memoryview):
         raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
     raw = bytes(value)
@@ -79,6 +81,8 @@ def _check_proof(proof: Sequence[bytes]) -> list[bytes]:
     if isinstance(untyped, bytes | bytearray | str):
         # A single hash passed where a list was meant would iterate as ints.
         raise TypeError("proof must be a sequence of hashes, not a single value")
+    if all(type(h) is bytes and len(h) == HASH_SIZE for h in proof):
+        return list(proof)
     return [_check_hash(h, f"proof hash {i}") for i, h in enumerate(proof)]
 
 
@@ -170,15 +174,17 @@ def root_from_inclusion_proof(
             f"for leaf {index} of a tree of size {tree_size}"
         )
     # Steps 2 to 4. The length check above guarantees that sn never reaches 0 while hashes
-    # remain (step 4.a) and that it is 0 once they are used up (step 5).
+    # remain (step 4.a) and that it is 0 once they are used up (step 5). node_hash is
+    # inlined: this loop runs once per level of every proof a batch checks.
     fn, sn = index, tree_size - 1
+    sha256, prefix = hashlib.sha256, _NODE_PREFIX
     for p in path:
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = sha256(prefix + p + r).digest()
             if not fn & 1:
                 fn, sn = _skip_border_levels(fn, sn)
         else:
-            r = node_hash(r, p)
+            r = sha256(prefix + r + p).digest()
         fn >>= 1
         sn >>= 1
     assert sn == 0

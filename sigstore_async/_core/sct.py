@@ -136,7 +136,7 @@ def verify_embedded_scts(
     *,
     ct_keys: CtKeyLookup,
     threshold: int = 1,
-    leaf_der: bytes | None = None,
+    extensions: cx509.LeafExtensions | None = None,
 ) -> int:
     """Verify the SCTs embedded in ``leaf`` and return how many distinct logs vouch for it.
 
@@ -144,7 +144,8 @@ def verify_embedded_scts(
     of what each SCT signs). For each SCT, ``ct_keys(log_id, sct_time)`` gives
     the log key to check it with, or None for an unknown log; SCTs from unknown
     logs, of another entry type, or with signatures that do not verify are not
-    counted. An SCT's extensions are part of the signed data.
+    counted. An SCT's extensions are part of the signed data. ``extensions``,
+    ``x509.read_leaf_extensions`` of the leaf's DER, saves reading them again.
 
     Raises:
         CertificateTransparencyError: the leaf has no (or a malformed) SCT
@@ -155,9 +156,8 @@ def verify_embedded_scts(
     if threshold < 1:
         raise ValueError("the SCT threshold must be at least 1")
     try:
-        if leaf_der is None:
-            leaf_der = leaf.public_bytes(serialization.Encoding.DER)
-        extensions = cx509.read_leaf_extensions(leaf_der)
+        if extensions is None:
+            extensions = cx509.read_leaf_extensions(leaf.public_bytes(serialization.Encoding.DER))
     except (CertificateError, *_PARSE_ERRORS) as e:
         raise CertificateTransparencyError(f"malformed certificate: {e}") from e
     found = extensions.values.get(_SCT_LIST_OID)

@@ -495,12 +495,12 @@ def _span(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     return start, stop
 
 
-@functools.lru_cache(maxsize=64)
 def read_leaf_extensions(der: bytes) -> LeafExtensions:
     """Read the extensions of the DER certificate ``der``.
 
-    Memoised (a leaf is read by the profile check, the identity and the SCT
-    check). RFC 5280 4.2: an extension may appear once.
+    RFC 5280 4.2: an extension may appear once. The profile check, the
+    identity and the SCT check take what this returns, so that a caller reads
+    a leaf once.
 
     Raises:
         CertificateError: the DER is malformed, or an extension repeats.
@@ -627,10 +627,10 @@ def _dotted(oid: bytes) -> str:
     return ".".join(str(a) for a in [first, arcs[0] - 40 * first, *arcs[1:]])
 
 
-def check_leaf(leaf: x509.Certificate, *, der: bytes | None = None) -> None:
+def check_leaf(leaf: x509.Certificate, *, extensions: LeafExtensions | None = None) -> None:
     """Check the Fulcio leaf profile: a code-signing certificate that is not a CA.
 
-    ``der``, the bytes ``leaf`` was loaded from, saves re-encoding it.
+    ``extensions``, ``read_leaf_extensions`` of the leaf's DER, saves reading them again.
 
     Raises:
         CertificateError: keyUsage is missing or lacks digitalSignature,
@@ -638,7 +638,7 @@ def check_leaf(leaf: x509.Certificate, *, der: bytes | None = None) -> None:
             certificate is a CA, or it has a critical extension this client
             does not process (RFC 5280 4.2).
     """
-    _check_profile(read_leaf_extensions(der or _der(leaf)).values)
+    _check_profile((extensions or read_leaf_extensions(_der(leaf))).values)
 
 
 def _der_utf8string(data: bytes) -> str:
@@ -734,21 +734,23 @@ class FulcioIdentity:
     extensions: Mapping[str, str] = attrs.field(converter=_frozen_mapping, hash=False)
 
 
-def leaf_identity(leaf: x509.Certificate, *, der: bytes | None = None) -> FulcioIdentity:
+def leaf_identity(
+    leaf: x509.Certificate, *, extensions: LeafExtensions | None = None
+) -> FulcioIdentity:
     """Read the SAN, the OIDC issuer and the Fulcio extensions of a leaf.
 
-    ``der``, the bytes ``leaf`` was loaded from, saves re-encoding it.
+    ``extensions``, ``read_leaf_extensions`` of the leaf's DER, saves reading them again.
 
     Raises:
         CertificateError: the SAN is missing, not exactly one value or of an
             unsupported type, or an extension value is malformed.
     """
-    extensions = read_leaf_extensions(der or _der(leaf)).values
+    by_oid = (extensions or read_leaf_extensions(_der(leaf))).values
     values: dict[str, str] = {}
-    for oid, (_, value) in extensions.items():
+    for oid, (_, value) in by_oid.items():
         known = _FULCIO_OIDS_DER.get(oid)  # a deeper arc such as .1.8.1 is not ours
         if known is not None:
             dotted, is_der = known
             values[dotted] = _der_utf8string(value) if is_der else _raw_utf8(value)
     issuer = values.get(_ISSUER_V2.dotted_string, values.get(_ISSUER_V1.dotted_string))
-    return FulcioIdentity(san=_san(extensions), issuer=issuer, extensions=values)
+    return FulcioIdentity(san=_san(by_oid), issuer=issuer, extensions=values)

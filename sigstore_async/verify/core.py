@@ -254,17 +254,19 @@ class _Leaf:
     cert: x509.Certificate
     identity: cx509.FulcioIdentity
     key: PublicKey
+    extensions: cx509.LeafExtensions
 
 
 def _load_leaf(der: bytes) -> _Leaf:
     cert = cx509.load_certificate(der)
-    cx509.check_leaf(cert, der=der)
-    identity = cx509.leaf_identity(cert, der=der)
+    extensions = cx509.read_leaf_extensions(der)
+    cx509.check_leaf(cert, extensions=extensions)
+    identity = cx509.leaf_identity(cert, extensions=extensions)
     try:
         key = as_public_key(cert.public_key())
     except (ValueError, UnsupportedAlgorithm) as e:
         raise CertificateError(f"unsupported certificate key: {e}") from e
-    return _Leaf(cert=cert, identity=identity, key=key)
+    return _Leaf(cert=cert, identity=identity, key=key, extensions=extensions)
 
 
 def _tsa_verifier(trust: TrustMaterial) -> rfc3161.TimestampVerifier:
@@ -351,6 +353,9 @@ def _verify_entry(
         )
     key = _log_key_for(entry, trust, key_times)
     assert entry.log_id is not None
+    # The RFC 6962 leaf hash names the body in memo keys too (hashing a body
+    # costs as much as the rest of a SET check's bookkeeping).
+    body_leaf_hash = merkle.leaf_hash(entry.canonicalized_body)
     verified: VerifiedTime | None = None
     if promise is not None:
         assert integrated is not None
@@ -373,7 +378,7 @@ def _verify_entry(
                 _spki(key.key),
                 entry.log_id.key_id,
                 promise.signed_entry_timestamp,
-                hashlib.sha256(entry.canonicalized_body).digest(),
+                body_leaf_hash,
                 entry.integrated_time,
                 entry.log_index,
             ),
@@ -382,7 +387,7 @@ def _verify_entry(
         verified = VerifiedTime(integrated, "transparency_log", key.base_url)
     if proof is not None:
         merkle.verify_inclusion(
-            leaf_hash=merkle.leaf_hash(entry.canonicalized_body),
+            leaf_hash=body_leaf_hash,
             index=proof.log_index,
             tree_size=proof.tree_size,
             proof=proof.hashes,
@@ -512,7 +517,7 @@ def _verify_certificate(
                 issuer_cert,
                 ct_keys=trust.ct_key,
                 threshold=options.sct_threshold,
-                leaf_der=leaf_der,
+                extensions=leaf.extensions,
             ),
         )
 
