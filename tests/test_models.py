@@ -26,6 +26,7 @@ from sigstore_async.models import (
     TransparencyLogEntry,
     VerificationMaterial,
     X509Certificate,
+    _converter,
 )
 from sigstore_async.models._converter import (
     WireFormatError,
@@ -329,3 +330,58 @@ def test_every_vector_trust_root_round_trips(vectors: object) -> None:
         assert TrustedRoot.from_dict(root.to_dict()) == root
         seen += 1
     assert seen > 30
+
+
+# --- the direct reader and the converter agree -------------------------------------------
+
+
+def _both_readers(doc: object, cls: type[Any]) -> tuple[object, object]:
+    """What the direct reader and the converter each make of ``doc`` (or the exception type)."""
+    direct = _converter._direct(cls)
+    assert direct is not None, f"{cls.__name__} has no direct reader"
+    try:
+        fast: object = direct(doc)
+    except Exception as e:
+        fast = type(e)
+    try:
+        slow: object = _converter._structure_slow(doc, cls)
+    except WireFormatError:
+        slow = WireFormatError
+    return fast, slow
+
+
+@pytest.mark.vectors
+def test_direct_reader_matches_converter_on_every_vector() -> None:
+    read = 0
+    for c in cases():
+        try:
+            doc = json.loads(c.bundle.read_bytes())
+        except ValueError:
+            continue
+        fast, slow = _both_readers(doc, Bundle)
+        if not isinstance(fast, type):
+            assert fast == slow, c.name
+            read += 1
+        if c.trusted_root is not None:
+            fast, slow = _both_readers(json.loads(c.trusted_root.read_bytes()), TrustedRoot)
+            assert fast == slow, c.name
+    assert read >= 60  # the direct reader takes the well-formed bundles
+
+
+@given(st.data())
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_direct_reader_never_disagrees_with_converter(data: st.DataObject) -> None:
+    doc = copy.deepcopy(_first_happy())
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(_paths(doc)[1:]))
+        node = doc
+        for p in path[:-1]:
+            node = node[p]
+        if data.draw(st.booleans()):
+            node[path[-1]] = data.draw(json_values)
+        elif isinstance(path[-1], str):  # the same value under its snake_case name
+            value = node.pop(path[-1])
+            node["".join("_" + ch.lower() if ch.isupper() else ch for ch in path[-1])] = value
+    fast, slow = _both_readers(doc, Bundle)
+    if not isinstance(fast, type):  # the direct reader answered: the converter agrees
+        assert fast == slow

@@ -159,7 +159,7 @@ def _key_name_problem(name: str) -> str | None:
         return "is empty"
     if "+" in name:
         return "contains '+'"
-    if any(c.isspace() for c in name):
+    if name.split() != [name]:  # str.split() splits at exactly what str.isspace() calls space
         return "contains a space"
     return None
 

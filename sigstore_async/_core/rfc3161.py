@@ -382,6 +382,12 @@ def _signature_check(
 _signature_ok = functools.lru_cache(maxsize=1024)(_signature_check)
 
 
+@functools.lru_cache(maxsize=64)
+def _certificate_digest(der: bytes, hash_name: str) -> bytes:
+    """A trusted TSA certificate's digest (memoised: the same few certificates every time)."""
+    return hashlib.new(hash_name, der).digest()
+
+
 def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
     """RFC 2634 5.4 / RFC 5035: the first ESSCertID(v2) identifies the signer's certificate."""
     for oid, version in ((_ATTR_SIGNING_CERT_V2, 2), (_ATTR_SIGNING_CERT, 1)):
@@ -398,7 +404,7 @@ def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
                 if digest_oid not in _DIGESTS:
                     return "unsupported hash in the signing certificate attribute"
                 hash_name = _DIGESTS[digest_oid][0]
-        if cert_id.content(_OCTET_STRING) != hashlib.new(hash_name, leaf_der).digest():
+        if cert_id.content(_OCTET_STRING) != _certificate_digest(leaf_der, hash_name):
             return "the signing certificate attribute names another certificate"
     return None
 

@@ -643,6 +643,11 @@ def check_leaf(leaf: x509.Certificate, *, extensions: LeafExtensions | None = No
 
 def _der_utf8string(data: bytes) -> str:
     """Decode exactly one DER UTF8String (tag 0x0C, definite minimal length)."""
+    if len(data) >= 2 and data[0] == 0x0C and data[1] == len(data) - 2 and data[1] < 0x80:
+        try:  # short form, the usual case
+            return data[2:].decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CertificateError(f"invalid UTF-8 in UTF8String: {e}") from e
     if len(data) < 2 or data[0] != 0x0C:
         raise CertificateError("expected a DER UTF8String")
     first = data[1]
