@@ -19,7 +19,7 @@ import pytest
 
 from sigstore_async import Bundle, Identity, TrustMaterial, VerificationError, VerifyingKey
 from sigstore_async.trust import embedded_trusted_root
-from sigstore_async.verify import Artifact, verify_bundle
+from sigstore_async.verify import Artifact, VerifyCache, verify_bundle
 from tests._vectors import Case, cases
 
 pytestmark = pytest.mark.vectors
@@ -40,7 +40,9 @@ def _trust(case: Case) -> TrustMaterial:
     return _PRODUCTION
 
 
-def _verify(case: Case, data: dict[str, Any], trust: TrustMaterial) -> None:
+def _verify(
+    case: Case, data: dict[str, Any], trust: TrustMaterial, cache: VerifyCache | None = None
+) -> None:
     bundle = Bundle.from_dict(data)
     artifact = Artifact.from_bytes(case.artifact.read_bytes())
     if case.key is not None:
@@ -51,6 +53,7 @@ def _verify(case: Case, data: dict[str, Any], trust: TrustMaterial) -> None:
             trust=trust,
             now=NOW,
             key=VerifyingKey.from_pem(case.key.read_bytes()),
+            cache=cache,
         )
     else:
         verify_bundle(
@@ -59,6 +62,7 @@ def _verify(case: Case, data: dict[str, Any], trust: TrustMaterial) -> None:
             policy=Identity(case.identity, case.issuer),
             trust=trust,
             now=NOW,
+            cache=cache,
         )
 
 
@@ -229,3 +233,27 @@ def test_mutation_is_rejected(case: Case | None, label: str, vectors: object) ->
     with pytest.raises(VerificationError) as info:
         _verify(case, mutated, _trust(case))
     assert info.value.step
+
+
+@pytest.mark.parametrize("case", PASSING or [None], ids=[c.name for c in PASSING] or ["none"])
+def test_mutations_are_rejected_with_a_warm_shared_cache(
+    case: Case | None, vectors: object
+) -> None:
+    """A batch's cache, warmed by the genuine bundle, vouches for none of its mutations."""
+    if case is None:
+        pytest.skip("no vectors")
+    data = json.loads(case.bundle.read_text())
+    trust = _trust(case)
+    cache = VerifyCache()
+    _verify(case, data, trust, cache)
+    assert cache.hits + cache.misses > 0
+    for label, mutate in _mutations(copy.deepcopy(data)):
+        mutated = copy.deepcopy(data)
+        mutate(mutated)
+        try:
+            _verify(case, mutated, trust, cache)
+        except VerificationError:
+            pass
+        else:
+            pytest.fail(f"{case.name}: {label} accepted with a warm cache")
+        _verify(case, data, trust, cache)  # and the genuine bundle still passes

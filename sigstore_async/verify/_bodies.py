@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import TransparencyLogError
@@ -24,6 +25,9 @@ from ..models.rekor import TransparencyLogEntry
 from .artifact import DIGEST_ALGORITHMS, Artifact
 
 __all__ = ["check_entry_body"]
+
+#: ``memo(key, compute)``: compute's result, or the one already found for ``key``.
+Memo = Callable[[tuple[Any, ...], Callable[[], bytes]], bytes]
 
 _PEM_LABELS = (b"CERTIFICATE", b"PUBLIC KEY")
 _HEX_NAMES = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
@@ -115,6 +119,15 @@ def _pem_to_der(pem: bytes, path: str) -> bytes:
         raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
 
 
+def _signer_der(node: _Body, memo: Memo | None) -> bytes:
+    """The DER in a body's base64-encoded PEM field. A release's bodies all
+    carry the same certificate: with ``memo``, its text is decoded once."""
+    text = node.str()
+    if memo is None:
+        return _pem_to_der(node.b64(), node.path)
+    return memo(("body-pem", text), lambda: _pem_to_der(node.b64(), node.path))
+
+
 def _mismatch(what: str) -> TransparencyLogError:
     return TransparencyLogError(f"log entry does not match the bundle: {what} differs")
 
@@ -141,12 +154,15 @@ def check_entry_body(
     signer_is_certificate: bool,
     artifact: Artifact | None,
     envelope: Envelope | None,
+    memo: Memo | None = None,
 ) -> None:
     """Check that ``entry``'s body describes this bundle.
 
     ``signer_der`` is the leaf certificate's DER (``signer_is_certificate``) or
     the signing key's SubjectPublicKeyInfo DER. ``artifact`` is required for a
     message signature; ``envelope`` is the DSSE envelope for DSSE bundles.
+    ``memo(key, compute)``, when given, memoises pure steps (decoding the
+    signer's PEM) across the entries of a batch.
 
     Raises:
         TransparencyLogError: unsupported kind, malformed body, or any mismatch.
@@ -170,8 +186,7 @@ def check_entry_body(
         _check_hex_digest(spec.get("data", "hash"), dict(artifact.digests), "artifact digest")
         if spec.get("signature", "content").b64() != signature:
             raise _mismatch("signature")
-        pem = spec.get("signature", "publicKey", "content")
-        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+        if _signer_der(spec.get("signature", "publicKey", "content"), memo) != signer_der:
             raise _mismatch("signing certificate or key")
     elif (kind, version) == ("hashedrekord", "0.0.2"):
         spec = body.get("spec", "hashedRekordV002")
@@ -210,8 +225,7 @@ def check_entry_body(
             raise _mismatch("number of signatures")
         if sigs[0].get("signature").b64() != signature:
             raise _mismatch("signature")
-        pem = sigs[0].get("verifier")
-        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+        if _signer_der(sigs[0].get("verifier"), memo) != signer_der:
             raise _mismatch("signing certificate or key")
     elif (kind, version) == ("intoto", "0.0.2"):
         if envelope is None:
@@ -233,8 +247,7 @@ def check_entry_body(
             raise _mismatch("number of signatures")
         if _b64_twice(sigs[0].get("sig")) != signature:
             raise _mismatch("signature")
-        pem = sigs[0].get("publicKey")
-        if _pem_to_der(pem.b64(), pem.path) != signer_der:
+        if _signer_der(sigs[0].get("publicKey"), memo) != signer_der:
             raise _mismatch("signing certificate or key")
     else:
         raise TransparencyLogError(f"unsupported log entry kind {kind} {version}")

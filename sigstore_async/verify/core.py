@@ -437,6 +437,7 @@ def _verify_tlog(
                 signer_is_certificate=signer_is_certificate,
                 artifact=artifact,
                 envelope=envelope,
+                memo=partial(_memo, cache),
             )
             key, verified = _verify_entry(
                 entry,
