@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections import deque
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -34,7 +35,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeAlias
+from typing import Any, Generic, Literal, Self, TypeAlias, TypeVar
 
 import anyio
 import anyio.abc
@@ -324,6 +325,109 @@ def check_issued_certificate(
     return leaf, identity
 
 
+# --- checking in worker threads ----------------------------------------------
+
+_T = TypeVar("_T")
+#: At most this many calls per hop to a worker thread (bounds the wait of each).
+_BATCH = 32
+
+
+class _Call(Generic[_T]):
+    __slots__ = ("error", "event", "finished", "fn", "result", "taken")
+
+    def __init__(self, fn: Callable[[], _T]) -> None:
+        self.fn = fn
+        #: Taken from the queue by a worker; finished: run (in a worker thread).
+        self.taken = False
+        self.finished = False
+        self.result: _T | None = None
+        self.error: Exception | None = None
+        self.event: anyio.Event | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except Exception as e:
+            self.error = e
+        self.finished = True
+
+    def wake(self) -> None:
+        if self.event is not None:
+            self.event.set()
+
+
+def _run_calls(calls: list[_Call[Any]]) -> None:
+    for call in calls:
+        call.run()
+
+
+class _ThreadBatcher:
+    """Runs short blocking calls in worker threads, many per thread hop.
+
+    A hop to a worker thread costs a good part of a bundle check's CPU time
+    (a future, a queue, waking the event loop from the thread). Calls made
+    while ``workers`` hops are under way queue up, and the next hop runs up to
+    ``_BATCH`` of them. A caller whose call is still queued when a worker is
+    free makes the hops itself until its own call has run, then hands over to
+    the owner of the oldest queued call, so no call is left waiting. A call's
+    exception is raised in its caller's task.
+    """
+
+    def __init__(self, limiter: anyio.CapacityLimiter, workers: int = 2) -> None:
+        self._limiter = limiter
+        self._workers = workers
+        self._busy = 0
+        self._queue: deque[_Call[Any]] = deque()
+
+    async def run(self, fn: Callable[[], _T]) -> _T:
+        call = _Call(fn)
+        self._queue.append(call)
+        try:
+            while not call.finished:
+                if not call.taken and self._busy < self._workers:
+                    await self._work(call)
+                else:
+                    call.event = anyio.Event()
+                    await call.event.wait()
+        except BaseException:
+            if not call.taken:
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(call)
+            self._hand_over()
+            raise
+        if call.error is not None:
+            raise call.error
+        return call.result  # type: ignore[return-value]
+
+    def _hand_over(self) -> None:
+        if self._queue and self._busy < self._workers:
+            self._queue[0].wake()
+
+    async def _work(self, own: _Call[Any]) -> None:
+        self._busy += 1
+        try:
+            # Until a hop takes this caller's own call (then it has run, or
+            # the hop was cancelled and so is this caller).
+            while not own.taken and self._queue:
+                batch = [self._queue.popleft() for _ in range(min(_BATCH, len(self._queue)))]
+                for c in batch:
+                    c.taken = True
+                try:
+                    await anyio.to_thread.run_sync(_run_calls, batch, limiter=self._limiter)
+                finally:
+                    # Each call has run, or (cancelled while waiting for a
+                    # thread) goes back to the front of the queue.
+                    for c in reversed(batch):
+                        if c.finished:
+                            c.wake()
+                        else:
+                            c.taken = False
+                            self._queue.appendleft(c)
+        finally:
+            self._busy -= 1
+            self._hand_over()
+
+
 # --- the signer --------------------------------------------------------------
 
 
@@ -405,6 +509,7 @@ class Signer:
         self._renew_before = renew_before
         self._clock = clock
         self._limiter = anyio.CapacityLimiter(concurrency or min(32, (os.cpu_count() or 1) + 4))
+        self._checks = _ThreadBatcher(self._limiter)
         self._lock = anyio.Lock()
         self._credential_value: _Credential | None = None
         self._failure: tuple[SigstoreError, float] | None = None
@@ -717,18 +822,20 @@ class Signer:
                 tg.cancel_scope.cancel()
 
         # The TSAs timestamp the signature, which exists before any log sees
-        # it: ask them while the logs integrate.
+        # it: ask them while the logs integrate. The first log is asked from
+        # this task (one task fewer per signature); the others get their own.
         async with anyio.create_task_group() as tg:
-            for i, (log, proposed) in enumerate(proposals):
+            for i, (log, proposed) in enumerate(proposals[1:], 1):
                 tg.start_soon(submit, i, log, proposed)
             for i, tsa in enumerate(plan.tsas):
                 tg.start_soon(stamp, i, tsa)
+            if proposals:
+                await submit(0, *proposals[0])
         if errors:
             raise errors[0]
         now = self._clock()
-        return await anyio.to_thread.run_sync(
-            lambda: self._finish(signed, cred, proposals, answers, stamps, now),
-            limiter=self._limiter,
+        return await self._checks.run(
+            lambda: self._finish(signed, cred, proposals, answers, stamps, now)
         )
 
     def _finish(
