@@ -515,7 +515,7 @@ def read_leaf_extensions(der: bytes) -> LeafExtensions:
         raise CertificateError("malformed certificate: trailing data")
     tbs_start, tbs_stop = _span(der, start, stop, 0x30)
     pos = tbs_start
-    if der[pos] == 0xA0:  # [0] EXPLICIT version
+    if pos < tbs_stop and der[pos] == 0xA0:  # [0] EXPLICIT version
         pos = _span(der, pos, tbs_stop, 0xA0)[1]
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
     for tag in (0x02, 0x30, 0x30, 0x30, 0x30, 0x30):

@@ -9,6 +9,7 @@ ever escapes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sigstore_async._core import x509 as cx509
 from sigstore_async.errors import CertificateError
@@ -730,6 +733,34 @@ def test_der_reader_rejects_duplicates_and_non_der_flags(pki: Pki) -> None:
     explicit_false = element.replace(b"\x01\x01\xff", b"\x01\x01\x00")
     with pytest.raises(CertificateError, match="critical flag"):
         cx509.read_leaf_extensions(_with_extension_bytes(original, element, explicit_false))
+
+
+@given(st.binary(max_size=64))
+def test_der_reader_raises_only_certificate_error(data: bytes) -> None:
+    for candidate in (data, b"\x30" + bytes((len(data),)) + data if len(data) < 128 else data):
+        with contextlib.suppress(CertificateError):
+            cx509.read_leaf_extensions(candidate)
+
+
+def test_der_reader_on_an_empty_tbs() -> None:
+    # An outer SEQUENCE holding an empty TBSCertificate that ends the input:
+    # reading past it once raised IndexError.
+    with pytest.raises(CertificateError):
+        cx509.read_leaf_extensions(bytes.fromhex("30023000"))
+
+
+@pytest.mark.vectors
+def test_der_reader_on_every_mutation_of_a_vector_leaf(conformance: Any) -> None:
+    original = _leaf_der(conformance.bundle("happy-path-v0.3"))
+    assert original is not None
+    for i in range(len(original)):
+        for flip in (0x01, 0x80, 0xFF):
+            mutated = bytearray(original)
+            mutated[i] ^= flip
+            with contextlib.suppress(CertificateError):
+                cx509.read_leaf_extensions(bytes(mutated))
+        with contextlib.suppress(CertificateError):
+            cx509.read_leaf_extensions(original[:i])  # every truncation
 
 
 def _with_extension_bytes(cert_der: bytes, old: bytes, new: bytes) -> bytes:
