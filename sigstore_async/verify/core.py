@@ -195,6 +195,27 @@ class VerifyCache:
             self._data.clear()
 
 
+class _CallMemo(VerifyCache):
+    """The memo of one ``verify_bundle`` call: nothing runs twice within it,
+    nothing outlives it. One caller, a few keys: no lock, no eviction."""
+
+    def __init__(self) -> None:  # no lock, no order: see the class docstring
+        self._results: dict[tuple[Any, ...], Any] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        results = self._results
+        if key in results:
+            found: T = results[key]
+            return found
+        value = compute()
+        results[key] = value
+        return value
+
+    def clear(self) -> None:
+        self._results.clear()
+
+
 def _memo(cache: VerifyCache | None, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
     return compute() if cache is None else cache.get(key, compute)
 
@@ -666,7 +687,7 @@ def verify_bundle(
     if cache is None:
         # A memo for this call alone: nothing runs twice for one bundle (say, the
         # leaf's chain for a TSA time and again for a SET time), nothing outlives it.
-        cache = VerifyCache(maxsize=64)
+        cache = _CallMemo()
     vm = bundle.material
     envelope = bundle.dsse_envelope
     if envelope is None and artifact is None:
