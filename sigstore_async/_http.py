@@ -218,11 +218,13 @@ class Http11Transport(httpx.AsyncBaseTransport):
 
     # --- connections ---------------------------------------------------------------------
 
-    def _ssl(self) -> ssl.SSLContext:
+    async def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
-            context = httpx.create_ssl_context()
-            context.set_alpn_protocols(["http/1.1"])
-            self._ssl_context = context
+            # Loading the CA bundle reads files: not on the event loop. (Two
+            # first connections may both load it; either result serves.)
+            context = await anyio.to_thread.run_sync(_default_ssl_context)
+            if self._ssl_context is None:
+                self._ssl_context = context
         return self._ssl_context
 
     def _family(self, host: bytes) -> int:
@@ -258,7 +260,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
                         stream = await TLSStream.wrap(
                             stream,
                             hostname=sni,
-                            ssl_context=self._ssl(),
+                            ssl_context=await self._ssl(),
                             standard_compatible=False,
                         )
                     except BaseException:
@@ -497,6 +499,13 @@ async def _next_event(conn: _Connection, request: httpx.Request, seconds: float 
                 "the server disconnected without sending a response", request=request
             )
         c.receive_data(data)
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), HTTP/1.1 only."""
+    context = httpx.create_ssl_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _describe(e: BaseException) -> str:
