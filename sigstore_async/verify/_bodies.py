@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import TransparencyLogError
+from ..models._converter import decode_base64_padded
 from ..models.dsse import Envelope
 from ..models.rekor import TransparencyLogEntry
 from .artifact import DIGEST_ALGORITHMS, Artifact
@@ -31,30 +32,6 @@ Memo = Callable[[tuple[Any, ...], Callable[[], bytes]], bytes]
 
 _PEM_LABELS = (b"CERTIFICATE", b"PUBLIC KEY")
 _HEX_NAMES = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
-
-
-def _b64_strict(text: str | bytes) -> bytes:
-    """Standard base64 with its padding, as Go's encoding/json writes ``[]byte``.
-
-    One strict ``a2b_base64`` call (``b64decode(validate=True)`` runs a regular
-    expression over the text first, which costs more than the decoding). Strict
-    mode still reads padding after a complete quantum ("AAAA="): the length
-    checks refuse it.
-
-    Raises:
-        binascii.Error: anything else.
-    """
-    if isinstance(text, str):
-        try:
-            text = text.encode("ascii")
-        except UnicodeEncodeError as e:
-            raise binascii.Error("non-ASCII base64") from e
-    if len(text) % 4:
-        raise binascii.Error("base64 length is not a multiple of 4")
-    raw = binascii.a2b_base64(text, strict_mode=True)
-    if len(raw) != len(text) // 4 * 3 - text[-2:].count(b"="):
-        raise binascii.Error("misplaced base64 padding")
-    return raw
 
 
 class _Body:
@@ -89,7 +66,7 @@ class _Body:
 
     def b64(self) -> bytes:
         try:
-            return _b64_strict(self.str())
+            return decode_base64_padded(self.str())
         except binascii.Error as e:
             raise TransparencyLogError(f"log entry body: {self.path} is not base64") from e
 
@@ -114,7 +91,7 @@ def _pem_to_der(pem: bytes, path: str) -> bytes:
         raise TransparencyLogError(f"log entry body: {path} is not a PEM certificate or key")
     try:
         # validate=True: any character outside the base64 alphabet is an error.
-        return _b64_strict(b"".join(b"".join(lines[1:-1]).split()))
+        return decode_base64_padded(b"".join(b"".join(lines[1:-1]).split()))
     except binascii.Error as e:
         raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
 
@@ -256,6 +233,6 @@ def check_entry_body(
 def _b64_twice(node: _Body) -> bytes:
     inner = node.b64()
     try:
-        return _b64_strict(inner)
+        return decode_base64_padded(inner)
     except binascii.Error as e:
         raise TransparencyLogError(f"log entry body: {node.path} is not base64") from e
