@@ -46,9 +46,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import attrs
 from cryptography import x509
@@ -57,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import decode_timestamp_response
 
+from sigstore_async._core import Memo
 from sigstore_async._core import x509 as _x509
 from sigstore_async._core.der import Reader, oid_content
 from sigstore_async._core.keys import PublicKey, as_public_key, verify_signature
@@ -65,10 +65,6 @@ from sigstore_async.errors import CertificateError, TimestampError
 __all__ = ["Memo", "TimestampVerifier", "TsaAuthority", "verify_timestamp"]
 
 _logger = logging.getLogger(__name__)
-
-#: A caller's memo for pure checks: ``memo(key, compute)`` returns a stored
-#: result for ``key`` or ``compute()``. The key holds every input of the check.
-Memo = Callable[[tuple[Any, ...], Callable[[], bool]], bool]
 
 
 #: OID content octets (``_core.der``); the name is kept for the tests.
@@ -439,7 +435,7 @@ class TimestampVerifier:
         return self.verify_with_authority(token, signature)[0]
 
     def verify_with_authority(
-        self, token: bytes, signature: bytes, *, memo: Memo | None = None
+        self, token: bytes, signature: bytes, *, memo: Memo[bool] | None = None
     ) -> tuple[datetime, TsaAuthority]:
         """Like ``verify``, and also return the authority that vouches for the token
         (callers counting distinct timestamp sources need it).
@@ -527,7 +523,7 @@ class TimestampVerifier:
         key_type: str,
         signature_hash: str,
         gen_time: datetime,
-        memo: Memo | None,
+        memo: Memo[bool] | None,
     ) -> str | None:
         """Why ``authority`` does not vouch for the token, or None when it does."""
         for cert in signed.certificates:

@@ -17,14 +17,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from .._core import canonical, checkpoint, merkle
+from .._core import Memo, canonical, checkpoint, merkle
 from .._core.keys import PublicKey, default_hash_for_key, digest
 from ..errors import ServiceError, TransparencyLogError
 from ..models._converter import Int64, WireFormatError, structure
@@ -72,8 +72,6 @@ IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 IN_TOTO_STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 
 T = TypeVar("T")
-#: ``memo(key, compute)``: return a remembered result for ``key`` or ``compute()`` it.
-Memo: TypeAlias = Callable[[tuple[Any, ...], Callable[[], T]], T]
 
 #: How far a log's integrated time may lie ahead of the signer's clock.
 MAX_CLOCK_SKEW = timedelta(minutes=1)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
+from .._core import Memo
 from ..errors import TransparencyLogError
 from ..models._converter import decode_base64_padded
 from ..models.dsse import Envelope
@@ -27,8 +27,6 @@ from .artifact import DIGEST_ALGORITHMS, Artifact
 
 __all__ = ["check_entry_body"]
 
-#: ``memo(key, compute)``: compute's result, or the one already found for ``key``.
-Memo = Callable[[tuple[Any, ...], Callable[[], bytes]], bytes]
 
 _PEM_LABELS = (b"CERTIFICATE", b"PUBLIC KEY")
 _HEX_NAMES = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
@@ -96,7 +94,7 @@ def _pem_to_der(pem: bytes, path: str) -> bytes:
         raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
 
 
-def _signer_der(node: _Body, memo: Memo | None) -> bytes:
+def _signer_der(node: _Body, memo: Memo[bytes] | None) -> bytes:
     """The DER in a body's base64-encoded PEM field. A release's bodies all
     carry the same certificate: with ``memo``, its text is decoded once."""
     text = node.str()
@@ -131,7 +129,7 @@ def check_entry_body(
     signer_is_certificate: bool,
     artifact: Artifact | None,
     envelope: Envelope | None,
-    memo: Memo | None = None,
+    memo: Memo[bytes] | None = None,
 ) -> None:
     """Check that ``entry``'s body describes this bundle.
 
