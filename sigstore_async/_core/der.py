@@ -1,7 +1,9 @@
-"""A strict DER (X.690) reader, and OBJECT IDENTIFIER content octets.
+"""A strict DER (X.690) reader, element encoding, and OBJECT IDENTIFIER content octets.
 
 Owns: walking the elements of untrusted DER with definite, minimal lengths
-and single-byte tags, which is all CMS and RFC 3161 need. Sans-I/O.
+and single-byte tags, which is all CMS, RFC 3161 and a leaf's extensions
+need (``span`` for one element, ``Reader`` to walk several), and encoding one
+element (``tlv``). Sans-I/O.
 
 Does not own: what the elements mean. A caller that must raise its own error
 type subclasses :class:`Reader` and sets ``error`` (``rfc3161`` raises
@@ -10,9 +12,10 @@ type subclasses :class:`Reader` and sets ``error`` (``rfc3161`` raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Self
 
-__all__ = ["DerError", "Reader", "oid_content"]
+__all__ = ["DerError", "Reader", "oid_content", "span", "tlv"]
 
 
 class DerError(ValueError):
@@ -31,6 +34,50 @@ def oid_content(dotted: str) -> bytes:
             arc >>= 7
         out.extend(reversed(chunk))
     return bytes(out)
+
+
+def span(
+    buf: bytes, pos: int, end: int, tag: int | None, error: Callable[[str], Exception] = DerError
+) -> tuple[int, int]:
+    """Content start and stop of the DER element at ``buf[pos:end]``.
+
+    Definite, minimal lengths and single-byte tags only; with ``tag``, the
+    element must carry it (checked before its length). Every problem raises
+    ``error(message)``.
+    """
+    if pos + 2 > end:
+        raise error("truncated DER")
+    if tag is None:
+        if buf[pos] & 0x1F == 0x1F:
+            raise error("multi-byte DER tags are not supported")
+    elif buf[pos] != tag or tag & 0x1F == 0x1F:
+        raise error(f"unexpected DER tag 0x{buf[pos]:02x}, expected 0x{tag:02x}")
+    first = buf[pos + 1]
+    start = pos + 2
+    if first >= 0x80:
+        count = first & 0x7F
+        if count == 0 or count > 4 or start + count > end:
+            raise error("unsupported DER length")
+        length = int.from_bytes(buf[start : start + count], "big")
+        # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
+        if length < 0x80 or buf[start] == 0:
+            raise error("non-minimal DER length")
+        start += count
+    else:
+        length = first
+    stop = start + length
+    if stop > end:
+        raise error("truncated DER")
+    return start, stop
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    """The DER encoding of one element: tag, definite minimal length, content."""
+    n = len(content)
+    if n < 0x80:  # X.690 8.1.3: short form below 128, else the fewest octets
+        return bytes((tag, n)) + content
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(raw))) + raw + content
 
 
 class Reader:
@@ -61,32 +108,10 @@ class Reader:
         With ``tag``, the element must carry it (checked before its length);
         without, any single-byte tag is accepted.
         """
-        buf, pos, end = self.buf, self.pos, self.end
-        if pos + 2 > end:
-            raise self.error("truncated DER")
-        if tag is None:
-            if buf[pos] & 0x1F == 0x1F:
-                raise self.error("multi-byte DER tags are not supported")
-        elif buf[pos] != tag or tag & 0x1F == 0x1F:
-            raise self.error(f"unexpected DER tag 0x{buf[pos]:02x}, expected 0x{tag:02x}")
-        first = buf[pos + 1]
-        start = pos + 2
-        if first >= 0x80:
-            count = first & 0x7F
-            if count == 0 or count > 4 or start + count > end:
-                raise self.error("unsupported DER length")
-            length = int.from_bytes(buf[start : start + count], "big")
-            # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
-            if length < 0x80 or buf[start] == 0:
-                raise self.error("non-minimal DER length")
-            start += count
-        else:
-            length = first
-        stop = start + length
-        if stop > end:
-            raise self.error("truncated DER")
+        header = self.pos
+        start, stop = span(self.buf, header, self.end, tag, self.error)
         self.pos = stop
-        return pos, start, stop
+        return header, start, stop
 
     def enter(self, tag: int) -> Self:
         """A reader over the content of the next element, which has this tag."""

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
-from sigstore_async._core.der import Reader, oid_content
+from sigstore_async._core.der import Reader, oid_content, span, tlv
 from sigstore_async.errors import CertificateError
 
 __all__ = [
@@ -167,8 +167,8 @@ def _der_element(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     Raises:
         ValueError: truncated, or a length form DER does not allow (``DerError``).
     """
-    header, start, stop = Reader(buf, pos, end).next()
-    return buf[header], start, stop
+    start, stop = span(buf, pos, end, None)
+    return buf[pos], start, stop
 
 
 def _tbs_fields(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
@@ -465,38 +465,12 @@ class LeafExtensions:
     precertificate_tbs: bytes | None
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = (n.bit_length() + 7) // 8
-    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + content
+def _malformed(message: str) -> CertificateError:
+    return CertificateError(f"malformed certificate: {message}")
 
 
 def _span(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
-    """Content start and stop of the DER element with ``tag`` at ``buf[pos:end]``.
-
-    The same strict rules as ``Reader.next`` (definite, minimal lengths),
-    inlined: a leaf has some twenty extensions, each a handful of elements.
-    """
-    if pos + 2 > end or buf[pos] != tag:
-        raise CertificateError("malformed certificate: unexpected DER element")
-    first = buf[pos + 1]
-    start = pos + 2
-    if first < 0x80:
-        stop = start + first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > end or buf[start] == 0:
-            raise CertificateError("malformed certificate: unsupported DER length")
-        length = int.from_bytes(buf[start : start + count], "big")
-        if length < 0x80:
-            raise CertificateError("malformed certificate: non-minimal DER length")
-        start += count
-        stop = start + length
-    if stop > end:
-        raise CertificateError("malformed certificate: truncated DER")
-    return start, stop
+    return span(buf, pos, end, tag, _malformed)
 
 
 def read_leaf_extensions(der: bytes) -> LeafExtensions:
@@ -537,14 +511,7 @@ def read_leaf_extensions(der: bytes) -> LeafExtensions:
     pos = list_start
     while pos < list_stop:
         ext_start, ext_stop = _span(der, pos, list_stop, 0x30)
-        # The OID: short, so its length is one octet (else the general reader).
-        if ext_start + 1 < ext_stop and der[ext_start] == 0x06 and der[ext_start + 1] < 0x80:
-            oid_start = ext_start + 2
-            oid_stop = oid_start + der[ext_start + 1]
-            if oid_stop > ext_stop:
-                raise CertificateError("malformed certificate: truncated DER")
-        else:
-            oid_start, oid_stop = _span(der, ext_start, ext_stop, 0x06)
+        oid_start, oid_stop = _span(der, ext_start, ext_stop, 0x06)
         oid = der[oid_start:oid_stop]
         critical = False
         at = oid_stop
@@ -566,8 +533,8 @@ def read_leaf_extensions(der: bytes) -> LeafExtensions:
     precert = None
     if sct_span is not None:
         remaining = der[list_start : sct_span[0]] + der[sct_span[1] : list_stop]
-        rebuilt = _tlv(0xA3, _tlv(0x30, remaining)) if remaining else b""
-        precert = _tlv(0x30, der[tbs_start:wrapper_at] + rebuilt)
+        rebuilt = tlv(0xA3, tlv(0x30, remaining)) if remaining else b""
+        precert = tlv(0x30, der[tbs_start:wrapper_at] + rebuilt)
     return LeafExtensions(values=values, precertificate_tbs=precert)
 
 
@@ -647,27 +614,8 @@ def check_leaf(leaf: x509.Certificate, *, extensions: LeafExtensions | None = No
 
 def _der_utf8string(data: bytes) -> str:
     """Decode exactly one DER UTF8String (tag 0x0C, definite minimal length)."""
-    if len(data) >= 2 and data[0] == 0x0C and data[1] == len(data) - 2 and data[1] < 0x80:
-        try:  # short form, the usual case
-            return data[2:].decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise CertificateError(f"invalid UTF-8 in UTF8String: {e}") from e
-    if len(data) < 2 or data[0] != 0x0C:
-        raise CertificateError("expected a DER UTF8String")
-    first = data[1]
-    if first < 0x80:
-        length, start = first, 2
-    else:
-        count = first & 0x7F
-        # 0x80 is BER's indefinite length; lengths past 4 bytes are absurd here.
-        if count == 0 or count > 4 or len(data) < 2 + count:
-            raise CertificateError("bad DER length in UTF8String")
-        length_bytes = data[2 : 2 + count]
-        length, start = int.from_bytes(length_bytes, "big"), 2 + count
-        # X.690 10.1: the long form only for lengths >= 128, in the fewest octets.
-        if length < 0x80 or length_bytes[0] == 0:
-            raise CertificateError("non-minimal DER length in UTF8String")
-    if start + length != len(data):
+    start, stop = span(data, 0, len(data), 0x0C, _malformed)
+    if stop != len(data):
         raise CertificateError("UTF8String length does not match its content")
     try:
         return data[start:].decode("utf-8")
@@ -689,9 +637,18 @@ def _ascii(data: bytes) -> str:
         raise CertificateError(f"non-ASCII IA5String in subjectAltName: {e}") from e
 
 
-_SAN_KINDS = {0x80: "otherName", 0x82: "DNSName", 0x83: "x400Address", 0x84: "directoryName"}
-_SAN_KINDS.update({0xA0: "otherName", 0xA3: "x400Address", 0xA4: "directoryName"})
-_SAN_KINDS.update({0xA5: "ediPartyName", 0x87: "IPAddress", 0x88: "RegisteredID"})
+#: GeneralName choices by their (context-specific) tag, for messages (RFC 5280 4.2.1.6).
+_SAN_KINDS = {
+    0xA0: "otherName",
+    0x81: "rfc822Name",
+    0x82: "dNSName",
+    0xA3: "x400Address",
+    0xA4: "directoryName",
+    0xA5: "ediPartyName",
+    0x86: "uniformResourceIdentifier",
+    0x87: "iPAddress",
+    0x88: "registeredID",
+}
 
 
 def _san(values: Mapping[bytes, tuple[bool, bytes]]) -> str:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Self
 
 from sigstore_async._core import der as _core_der
-from sigstore_async._core.der import DerError
+from sigstore_async._core.der import DerError, tlv
 
 __all__ = [
     "DerError",
@@ -39,18 +39,6 @@ SEQUENCE, SET, INTEGER, BOOLEAN, OCTET_STRING, OID, NULL = 0x30, 0x31, 0x02, 0x0
 
 
 # --- encoding -----------------------------------------------------------------------------------
-
-
-def _length(n: int) -> bytes:
-    # X.690 8.1.3: short form below 128, else the fewest big-endian octets.
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def tlv(tag: int, content: bytes) -> bytes:
-    return bytes([tag]) + _length(len(content)) + content
 
 
 def seq(*items: bytes) -> bytes:

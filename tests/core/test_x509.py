@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sigstore_async._core import x509 as cx509
+from sigstore_async._core.der import tlv
 from sigstore_async.errors import CertificateError
 
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -782,11 +783,9 @@ def _with_extension_bytes(cert_der: bytes, old: bytes, new: bytes) -> bytes:
     _, seq_start, seq_stop = seq.next(0x30)
     content = tbs[seq_start:seq_stop].replace(old, new, 1)
     _, tbs_content_start, _ = cx509._LeafReader(tbs).next(0x30)
-    new_tbs = cx509._tlv(
-        0x30, tbs[tbs_content_start:wrapper_at] + cx509._tlv(0xA3, cx509._tlv(0x30, content))
-    )
+    new_tbs = tlv(0x30, tbs[tbs_content_start:wrapper_at] + tlv(0xA3, tlv(0x30, content)))
     # The outer signature algorithm and signature, unchanged (the signature no longer verifies).
-    return cx509._tlv(0x30, new_tbs + tbs_fields[4] + cert_der[tbs_fields[5] :])
+    return tlv(0x30, new_tbs + tbs_fields[4] + cert_der[tbs_fields[5] :])
 
 
 # --- mutations of a real leaf ------------------------------------------------
