@@ -70,3 +70,30 @@ def test_body_base64_is_standard_padded_base64(text: str) -> None:
         ours = None
     if ours is not None:
         assert ours == base64.b64decode(text, validate=True)
+
+
+@given(
+    st.binary(min_size=97, max_size=700),
+    st.integers(min_value=0),
+    st.sampled_from(["=", "==", "\n", " ", "-", "_", "!", "\u00e9", "\x00", "A", ""]),
+)
+def test_long_base64_takes_the_simd_decoder_and_stays_strict(
+    data: bytes, where: int, insert: str
+) -> None:
+    # Text over 128 characters is decoded by pybase64: the same contract.
+    text = base64.b64encode(data).decode()
+    assert len(text) > 128
+    assert decode_base64_padded(text) == data
+    assert decode_base64_padded(text.encode()) == data
+    at = where % (len(text) + 1)
+    mutated = text[:at] + insert + text[at:]
+    try:
+        ours: bytes | None = decode_base64_padded(mutated)
+    except binascii.Error:
+        ours = None
+    try:
+        reference: bytes | None = base64.b64decode(mutated, validate=True)
+    except (binascii.Error, ValueError):
+        reference = None
+    if ours is not None:
+        assert ours == reference

@@ -31,6 +31,7 @@ from typing import Any, NewType, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+import pybase64
 from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -115,26 +116,39 @@ def _structure_int32(value: object, _: object) -> int:
     return _parse_int(value, -(2**31), 2**32 - 1)
 
 
+# Above this many characters pybase64 (SIMD) decodes faster than binascii, which
+# reads about 150 MB/s here: a bundle's certificate and log body, and the PEM
+# inside the body, are some 12 KB of base64.
+_SIMD_FROM = 128
+
+
 def decode_base64_padded(text: str | bytes) -> bytes:
     """Standard base64 with its padding, as writers emit it (Go's ``[]byte``,
-    protobuf-JSON), in one strict ``a2b_base64`` call.
+    protobuf-JSON), in one strict call (``binascii`` for short text,
+    ``pybase64`` for long).
 
     Strict mode still reads padding after a complete quantum ("AQID===="):
     the length check refuses it. Accepts no more than
     ``base64.b64decode(text, validate=True)`` and reads the same bytes.
 
     Raises:
-        binascii.Error: anything else.
+        binascii.Error: anything else (non-ASCII text included).
     """
-    if isinstance(text, str):
-        try:
-            text = text.encode("ascii")
-        except UnicodeEncodeError as e:
-            raise binascii.Error("non-ASCII base64") from e
-    if len(text) % 4:
+    n = len(text)
+    if n % 4:
         raise binascii.Error("base64 length is not a multiple of 4")
-    raw = binascii.a2b_base64(text, strict_mode=True)
-    if len(raw) != len(text) // 4 * 3 - text[-2:].count(b"="):
+    # Both decoders take ASCII text as it is; other text is a ValueError.
+    pad = text[-2:].count("=") if isinstance(text, str) else text[-2:].count(b"=")
+    try:
+        if n > _SIMD_FROM:
+            raw = pybase64.b64decode(text, validate=True)
+        else:
+            raw = binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error:
+        raise
+    except ValueError as e:
+        raise binascii.Error("non-ASCII base64") from e
+    if len(raw) != n // 4 * 3 - pad:
         raise binascii.Error("misplaced base64 padding")
     return raw
 
@@ -351,12 +365,37 @@ class _GiveUp(Exception):
 
 
 _Reader = Callable[[Any], Any]
+
+
+def _read_bytes(value: object) -> bytes:
+    """``_structure_bytes`` for the direct reader (one call less per field)."""
+    if type(value) is not str:
+        raise _GiveUp
+    return decode_base64(value)
+
+
+def _read_str(value: object) -> str:
+    if type(value) is not str:
+        raise _GiveUp
+    return value
+
+
+def _read_int64(value: object) -> int:
+    # protobuf-JSON writes 64-bit integers as decimal strings; a plain one,
+    # no sign and no leading zero, is read here, anything else by the hook.
+    if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
+        result = int(value)
+        if result <= _UINT64_MAX:
+            return result
+    return _structure_int64(value, None)
+
+
 _SCALARS: dict[Any, _Reader] = {
-    str: lambda v: _structure_str(v, None),
+    str: _read_str,
     bool: lambda v: _structure_bool(v, None),
     int: lambda v: _structure_int32(v, None),
-    Int64: lambda v: _structure_int64(v, None),
-    bytes: lambda v: _structure_bytes(v, None),
+    Int64: _read_int64,
+    bytes: _read_bytes,
     datetime: lambda v: _structure_datetime(v, None),
     Json: lambda v: v,
 }

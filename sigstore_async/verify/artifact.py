@@ -22,6 +22,8 @@ DIGEST_ALGORITHMS: Mapping[str, tuple[str, str, int]] = {
     "SHA2_512": ("sha512", "sha512", 64),
 }
 _BY_PREFIX = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()}
+# The hashlib constructors themselves: hashlib.new(name) looks the name up on each call.
+_CONSTRUCTORS = {name: getattr(hashlib, hl) for name, (_, hl, _) in DIGEST_ALGORITHMS.items()}
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([0-9a-fA-F]+)")
 
 
@@ -42,10 +44,7 @@ class Artifact:
     @classmethod
     def from_bytes(cls, data: bytes) -> Artifact:
         return cls(
-            digests={
-                name: hashlib.new(hl, data).digest()
-                for name, (_, hl, _) in DIGEST_ALGORITHMS.items()
-            },
+            digests={name: new(data).digest() for name, new in _CONSTRUCTORS.items()},
             data=data,
         )
 
@@ -83,7 +82,7 @@ class ArtifactHasher:
     """
 
     def __init__(self, keep_limit: int = 1 << 20) -> None:
-        self._hashes = {name: hashlib.new(hl) for name, (_, hl, _) in DIGEST_ALGORITHMS.items()}
+        self._hashes = {name: new() for name, new in _CONSTRUCTORS.items()}
         self._kept: bytearray | None = bytearray()
         self._limit = keep_limit
 
