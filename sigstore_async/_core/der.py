@@ -47,24 +47,27 @@ def span(
     """
     if pos + 2 > end:
         raise error("truncated DER")
+    found = buf[pos]
     if tag is None:
-        if buf[pos] & 0x1F == 0x1F:
+        if found & 0x1F == 0x1F:
             raise error("multi-byte DER tags are not supported")
-    elif buf[pos] != tag or tag & 0x1F == 0x1F:
-        raise error(f"unexpected DER tag 0x{buf[pos]:02x}, expected 0x{tag:02x}")
+    elif found != tag or tag & 0x1F == 0x1F:
+        raise error(f"unexpected DER tag 0x{found:02x}, expected 0x{tag:02x}")
     first = buf[pos + 1]
+    if first < 0x80:  # the short form: most elements
+        stop = pos + 2 + first
+        if stop > end:
+            raise error("truncated DER")
+        return pos + 2, stop
     start = pos + 2
-    if first >= 0x80:
-        count = first & 0x7F
-        if count == 0 or count > 4 or start + count > end:
-            raise error("unsupported DER length")
-        length = int.from_bytes(buf[start : start + count], "big")
-        # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
-        if length < 0x80 or buf[start] == 0:
-            raise error("non-minimal DER length")
-        start += count
-    else:
-        length = first
+    count = first & 0x7F
+    if count == 0 or count > 4 or start + count > end:
+        raise error("unsupported DER length")
+    length = int.from_bytes(buf[start : start + count], "big")
+    # X.690 10.1: the long form only for lengths of 128 and more, fewest octets.
+    if length < 0x80 or buf[start] == 0:
+        raise error("non-minimal DER length")
+    start += count
     stop = start + length
     if stop > end:
         raise error("truncated DER")

@@ -469,10 +469,6 @@ def _malformed(message: str) -> CertificateError:
     return CertificateError(f"malformed certificate: {message}")
 
 
-def _span(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
-    return span(buf, pos, end, tag, _malformed)
-
-
 def read_leaf_extensions(der: bytes) -> LeafExtensions:
     """Read the extensions of the DER certificate ``der``.
 
@@ -484,44 +480,44 @@ def read_leaf_extensions(der: bytes) -> LeafExtensions:
         CertificateError: the DER is malformed, or an extension repeats.
     """
     end = len(der)
-    start, stop = _span(der, 0, end, 0x30)
+    start, stop = span(der, 0, end, 0x30, _malformed)
     if stop != end:
         raise CertificateError("malformed certificate: trailing data")
-    tbs_start, tbs_stop = _span(der, start, stop, 0x30)
+    tbs_start, tbs_stop = span(der, start, stop, 0x30, _malformed)
     pos = tbs_start
     if pos < tbs_stop and der[pos] == 0xA0:  # [0] EXPLICIT version
-        pos = _span(der, pos, tbs_stop, 0xA0)[1]
+        pos = span(der, pos, tbs_stop, 0xA0, _malformed)[1]
     # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
     for tag in (0x02, 0x30, 0x30, 0x30, 0x30, 0x30):
-        pos = _span(der, pos, tbs_stop, tag)[1]
+        pos = span(der, pos, tbs_stop, tag, _malformed)[1]
     for optional in (0x81, 0x82):  # issuerUniqueID, subjectUniqueID
         if pos < tbs_stop and der[pos] == optional:
-            pos = _span(der, pos, tbs_stop, optional)[1]
+            pos = span(der, pos, tbs_stop, optional, _malformed)[1]
     values: dict[bytes, tuple[bool, bytes]] = {}
     if pos == tbs_stop:
         return LeafExtensions(values=values, precertificate_tbs=None)
     wrapper_at = pos
-    list_at, wrapper_stop = _span(der, pos, tbs_stop, 0xA3)
+    list_at, wrapper_stop = span(der, pos, tbs_stop, 0xA3, _malformed)
     if wrapper_stop != tbs_stop:
         raise CertificateError("malformed certificate: data after the extensions")
-    list_start, list_stop = _span(der, list_at, wrapper_stop, 0x30)
+    list_start, list_stop = span(der, list_at, wrapper_stop, 0x30, _malformed)
     if list_stop != wrapper_stop or list_start == list_stop:
         raise CertificateError("malformed certificate extensions")
     sct_span: tuple[int, int] | None = None
     pos = list_start
     while pos < list_stop:
-        ext_start, ext_stop = _span(der, pos, list_stop, 0x30)
-        oid_start, oid_stop = _span(der, ext_start, ext_stop, 0x06)
+        ext_start, ext_stop = span(der, pos, list_stop, 0x30, _malformed)
+        oid_start, oid_stop = span(der, ext_start, ext_stop, 0x06, _malformed)
         oid = der[oid_start:oid_stop]
         critical = False
         at = oid_stop
         if at < ext_stop and der[at] == 0x01:
-            flag_start, at = _span(der, at, ext_stop, 0x01)
+            flag_start, at = span(der, at, ext_stop, 0x01, _malformed)
             # DER (X.690 11.5): a DEFAULT FALSE is omitted, TRUE is 0xFF.
             if der[flag_start:at] != b"\xff":
                 raise CertificateError("malformed critical flag in certificate extension")
             critical = True
-        value_start, value_stop = _span(der, at, ext_stop, 0x04)
+        value_start, value_stop = span(der, at, ext_stop, 0x04, _malformed)
         if value_stop != ext_stop:
             raise CertificateError("malformed certificate extension")
         if oid in values:
