@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import os
 import secrets
+import statistics
 import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -83,16 +83,37 @@ def vector_case(base: Path, name: str, label: str) -> VectorCase:
 # --- timing ---------------------------------------------------------------------------
 
 
-def race(
-    contenders: Mapping[str, Callable[[], object]], *, rounds: int, per_round: int
-) -> dict[str, float]:
-    """Best seconds per call of each contender.
+@dataclass
+class Race:
+    """Seconds per call (or per bundle) of each contender, round by round."""
+
+    rounds: dict[str, list[float]]
+
+    @property
+    def best(self) -> dict[str, float]:
+        """The best round of each: rounds in which something else ran are discarded."""
+        return {name: min(times) for name, times in self.rounds.items()}
+
+    def paired_ratio(self, slower: str, faster: str) -> float:
+        """Median over rounds of ``slower``'s time over ``faster``'s in the same round.
+
+        This host runs at two speeds that switch every few seconds (another
+        tenant on the core): the best rounds of two contenders may come from
+        different speeds, while the two halves of one round share one.
+        """
+        return statistics.median(
+            a / b for a, b in zip(self.rounds[slower], self.rounds[faster], strict=True)
+        )
+
+
+def race(contenders: Mapping[str, Callable[[], object]], *, rounds: int, per_round: int) -> Race:
+    """Seconds per call of each contender, per round.
 
     Rounds alternate between the contenders (in reversed order every other
-    round) so that both see the same machine; the best round counts, which
-    discards the rounds in which something else ran (timeit's advice).
+    round) so that both see the same machine. Short rounds, many of them: the
+    ratio of a round's halves is then taken at one machine speed.
     """
-    best = dict.fromkeys(contenders, math.inf)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -100,20 +121,20 @@ def race(
             start = time.perf_counter()
             for _ in range(per_round):
                 call()
-            best[name] = min(best[name], (time.perf_counter() - start) / per_round)
-    return best
+            times[name].append((time.perf_counter() - start) / per_round)
+    return Race(times)
 
 
-def race_batches(contenders: Mapping[str, Callable[[], int]], *, rounds: int) -> dict[str, float]:
-    """Like ``race`` for calls that each verify a batch: best seconds per bundle."""
-    best = dict.fromkeys(contenders, math.inf)
+def race_batches(contenders: Mapping[str, Callable[[], int]], *, rounds: int) -> Race:
+    """Like ``race`` for calls that each verify a batch: seconds per bundle."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
             start = time.perf_counter()
             count = contenders[name]()
-            best[name] = min(best[name], (time.perf_counter() - start) / count)
-    return best
+            times[name].append((time.perf_counter() - start) / count)
+    return Race(times)
 
 
 # --- sigstore-python ------------------------------------------------------------------

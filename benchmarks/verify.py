@@ -32,8 +32,11 @@ What is measured, and how:
 - Peak RSS while ``verify_many`` reads 1,000 then 10,000 (path, digest) pairs
   from a generator, in a fresh process.
 
-Timing: contenders alternate round by round and the best round counts, so a
-busy machine hurts both alike (see ``_common.race``).
+Timing: contenders alternate in short rounds. Rates are each one's best round.
+Ratios are the median, over rounds, of sigstore-python's time over ours within
+one round (``_common.Race.paired_ratio``): this host switches between two
+speeds every few seconds, and only the two halves of one round are sure to
+share one.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Run from a checkout: the package beside this folder. This folder itself leaves
 # sys.path, where Python put it: no sibling script may shadow an installed package.
@@ -96,10 +99,10 @@ class Sizes:
 
 
 FULL = Sizes(
-    rounds=12, per_round=25, batch=400, batch_rounds=4, many=2000, many_runs=3, memory=(1000, 10000)
+    rounds=100, per_round=4, batch=400, batch_rounds=6, many=2000, many_runs=3, memory=(1000, 10000)
 )
 QUICK = Sizes(
-    rounds=3, per_round=8, batch=60, batch_rounds=2, many=240, many_runs=1, memory=(200, 1000)
+    rounds=12, per_round=2, batch=60, batch_rounds=2, many=240, many_runs=1, memory=(200, 1000)
 )
 
 
@@ -138,11 +141,13 @@ def bench_single(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any]
             contenders["theirs"] = lambda: sp.verify(case.bundle, case.artifact)
         except Exception as e:  # a vector sigstore-python rejects is reported, not fatal
             error = f"sigstore-python rejects it: {e!r:.120}"
-    best = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round)
+    timing = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round)
+    best = timing.best
     return {
         "case": case.name,
         "ours_per_s": _rate(best["ours"]),
         "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+        "ratio": timing.paired_ratio("theirs", "ours") if "theirs" in best else None,
         "note": error,
     }
 
@@ -187,13 +192,16 @@ def bench_release_batch(release: Release, sizes: Sizes, theirs: bool) -> dict[st
             return len(pairs)
 
         contenders["theirs"] = theirs_loop
-    best = race_batches(contenders, rounds=sizes.batch_rounds)
+    timing = race_batches(contenders, rounds=sizes.batch_rounds)
+    best = timing.best
     return {
         "case": f"release-{release.rekor}",
         "bundles": len(pairs),
         "ours_per_s": _rate(best["ours"]),
         "ours_fresh_per_s": _rate(best["ours_fresh"]),
         "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+        "ratio": timing.paired_ratio("theirs", "ours") if "theirs" in best else None,
+        "fresh_ratio": timing.paired_ratio("theirs", "ours_fresh") if "theirs" in best else None,
     }
 
 
@@ -242,7 +250,7 @@ def bench_floor(sizes: Sizes) -> dict[str, float]:
         },
         rounds=sizes.rounds,
         per_round=sizes.per_round * 4,
-    )
+    ).best
     p256, p384, ed = best["p256"], best["p384"], best["ed25519"]
     return {
         "single-v1": p384 + 4 * p256,
@@ -282,12 +290,14 @@ def bench_repeated(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, An
             return n
 
         contenders["theirs"] = theirs_loop
-    best = race_batches(contenders, rounds=sizes.batch_rounds)
+    timing = race_batches(contenders, rounds=sizes.batch_rounds)
+    best = timing.best
     return {
         "case": f"repeated-{case.name}",
         "bundles": n,
         "ours_per_s": _rate(best["ours"]),
         "theirs_per_s": _rate(best["theirs"]) if "theirs" in best else None,
+        "ratio": timing.paired_ratio("theirs", "ours") if "theirs" in best else None,
     }
 
 
@@ -310,7 +320,7 @@ def bench_rfc3161(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any
         contenders["theirs"] = SigstorePython(
             case.trusted_root, case.identity, case.issuer
         ).timestamp_step(case.bundle)
-    best = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round)
+    best = race(contenders, rounds=sizes.rounds, per_round=sizes.per_round).best
     return {"ours_us": best["ours"] * 1e6, "theirs_us": best.get("theirs", 0.0) * 1e6 or None}
 
 
@@ -445,6 +455,17 @@ def bench_memory(release: Release, sizes: Sizes) -> dict[str, float]:
 # --- output --------------------------------------------------------------------------------
 
 
+class Row(NamedTuple):
+    """A line of the table. ``ratio`` is sigstore-python's time over ours,
+    paired round by round (``Race.paired_ratio``), or a ceiling's."""
+
+    label: str
+    ours: float | None = None
+    theirs: float | None = None
+    ratio: float | None = None
+    verdict: str = ""
+
+
 def _ratio(ours: float | None, theirs: float | None) -> float | None:
     return ours / theirs if ours and theirs else None
 
@@ -481,7 +502,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "sigstore_python": SigstorePython.version() if theirs else None,
             "quick": args.quick,
-            "method": "best of alternating rounds; parse included; one core unless stated",
+            "method": "alternating short rounds; rates: best round; ratio: median of "
+            "per-round ratios; parse included; one core unless stated",
         }
     }
 
@@ -490,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         ("single-v1", "happy-path-v0.3", "Rekor v1"),
         ("single-v2", "rekor2-happy-path", "Rekor v2 + TSA"),
     ]
-    rows: list[tuple[str, float | None, float | None, str]] = []
+    rows: list[Row] = []
     floor = bench_floor(sizes)
     report["single"] = []
     report["repeated"] = []
@@ -503,22 +525,24 @@ def main(argv: list[str] | None = None) -> int:
             result["target"] = TARGETS[key]
             report["single"].append(result)
             rows.append(
-                (
+                Row(
                     f"single bundle, {label} ({name}), fresh cache",
                     result["ours_per_s"],
                     result["theirs_per_s"],
-                    _verdict(_ratio(result["ours_per_s"], result["theirs_per_s"]), TARGETS[key]),
+                    result["ratio"],
+                    _verdict(result["ratio"], TARGETS[key]),
                 )
             )
             if result["note"]:
-                rows.append((f"  note: {result['note']}", None, None, ""))
+                rows.append(Row(f"  note: {result['note']}"))
             result["unskippable_signature_checks_us"] = floor[key] * 1e6
             result["ceiling_per_s"] = _rate(floor[key])
             rows.append(
-                (
+                Row(
                     f"  ceiling: its signature checks alone ({floor[key] * 1e6:.0f} us)",
                     result["ceiling_per_s"],
                     result["theirs_per_s"],
+                    _ratio(result["ceiling_per_s"], result["theirs_per_s"]),
                     "no verifier can exceed this here",
                 )
             )
@@ -532,28 +556,30 @@ def main(argv: list[str] | None = None) -> int:
         result["ceiling_per_s"] = _rate(floor[rekor])
         report["batch"].append(result)
         rows.append(
-            (
+            Row(
                 f"release batch of {result['bundles']}, {label}, one cert + checkpoint, "
                 "shared cache",
                 result["ours_per_s"],
                 result["theirs_per_s"],
-                _verdict(_ratio(result["ours_per_s"], result["theirs_per_s"]), TARGETS["batch"]),
+                result["ratio"],
+                _verdict(result["ratio"], TARGETS["batch"]),
             )
         )
         rows.append(
-            (
+            Row(
                 "  same release, fresh cache per bundle",
                 result["ours_fresh_per_s"],
                 result["theirs_per_s"],
-                "",
+                result["fresh_ratio"],
             )
         )
         rows.append(
-            (
+            Row(
                 f"  ceiling: its unshareable signature checks alone "
                 f"({result['unshareable_signature_checks_us']:.0f} us per bundle)",
                 result["ceiling_per_s"],
                 result["theirs_per_s"],
+                _ratio(result["ceiling_per_s"], result["theirs_per_s"]),
                 "no verifier can exceed this here",
             )
         )
@@ -563,12 +589,12 @@ def main(argv: list[str] | None = None) -> int:
             result = bench_repeated(case, sizes, theirs)
             report["repeated"].append(result)
             rows.append(
-                (
+                Row(
                     f"same bundle x{result['bundles']}, {label}, shared cache (upper bound, "
                     "not a real batch)",
                     result["ours_per_s"],
                     result["theirs_per_s"],
-                    "",
+                    result["ratio"],
                 )
             )
 
@@ -593,8 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     width = max(len(r[0]) for r in rows)
     print(f"{'case':<{width}}  {'ours/s':>8}  {'sigstore-python/s':>17}  {'ratio':>6}  target")
-    for label, ours, theirs_rate, verdict in rows:
-        ratio = _ratio(ours, theirs_rate)
+    for label, ours, theirs_rate, ratio, verdict in rows:
         print(
             f"{label:<{width}}  {_fmt(ours):>8}  {_fmt(theirs_rate):>17}  "
             f"{_fmt(ratio, '.2f') + 'x' if ratio else '':>6}  {verdict}"
