@@ -328,6 +328,11 @@ def parse_checkpoint(text: str) -> Checkpoint:
         TypeError: ``text`` is not a ``str``.
     """
     _check_text(text, "checkpoint")
+    return _parse_checked_checkpoint(text)
+
+
+def _parse_checked_checkpoint(text: str) -> Checkpoint:
+    """``parse_checkpoint`` of a text already known to be valid note text."""
     if not text.endswith("\n"):
         raise TransparencyLogError("checkpoint does not end with a newline")
     lines = text[:-1].split("\n")
@@ -416,7 +421,7 @@ def verify_checkpoint(envelope: str, *, key: PublicKey, key_id: bytes, name: str
     note = parse_signed_note(envelope)
     # Parse the body before checking signatures so that a malformed checkpoint is reported as
     # such; nothing in it is used until a signature has verified.
-    checkpoint = parse_checkpoint(note.text)
+    checkpoint = _parse_checked_checkpoint(note.text)  # a part of the checked envelope
     if len(key_id) < _KEY_HINT_SIZE:
         raise TransparencyLogError(f"log key id is {len(key_id)} bytes, at least 4 are needed")
     hint = bytes(key_id[:_KEY_HINT_SIZE])
