@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .._core import Memo
@@ -107,7 +108,7 @@ def _mismatch(what: str) -> TransparencyLogError:
     return TransparencyLogError(f"log entry does not match the bundle: {what} differs")
 
 
-def _check_hex_digest(node: _Body, expected: dict[str, bytes], what: str) -> None:
+def _check_hex_digest(node: _Body, expected: Mapping[str, bytes], what: str) -> None:
     """``{"algorithm": "sha256", "value": "<hex>"}`` against known digests."""
     alg = node.get("algorithm").str()
     name = _HEX_NAMES.get(alg)
@@ -158,7 +159,7 @@ def check_entry_body(
             raise TransparencyLogError("a DSSE bundle cannot be logged as hashedrekord 0.0.1")
         assert artifact is not None
         spec = body.get("spec")
-        _check_hex_digest(spec.get("data", "hash"), dict(artifact.digests), "artifact digest")
+        _check_hex_digest(spec.get("data", "hash"), artifact.digests, "artifact digest")
         if spec.get("signature", "content").b64() != signature:
             raise _mismatch("signature")
         if _signer_der(spec.get("signature", "publicKey", "content"), memo) != signer_der:

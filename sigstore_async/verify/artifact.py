@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import attrs
 
@@ -25,6 +25,33 @@ _BY_PREFIX = {prefix: name for name, (prefix, _, _) in DIGEST_ALGORITHMS.items()
 # The hashlib constructors themselves: hashlib.new(name) looks the name up on each call.
 _CONSTRUCTORS = {name: getattr(hashlib, hl) for name, (_, hl, _) in DIGEST_ALGORITHMS.items()}
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([0-9a-fA-F]+)")
+
+
+class _LazyDigests(Mapping[str, bytes]):
+    """The digests of bytes in memory, each computed when first asked for:
+    a bundle needs one of the three (a large artifact is hashed once)."""
+
+    __slots__ = ("_data", "_done")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._done: dict[str, bytes] = {}
+
+    def __getitem__(self, name: str) -> bytes:
+        found = self._done.get(name)
+        if found is None:
+            new = _CONSTRUCTORS[name]  # KeyError for other names, as a dict
+            found = self._done[name] = new(self._data).digest()
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CONSTRUCTORS)
+
+    def __len__(self) -> int:
+        return len(_CONSTRUCTORS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @attrs.frozen
@@ -43,10 +70,7 @@ class Artifact:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Artifact:
-        return cls(
-            digests={name: new(data).digest() for name, new in _CONSTRUCTORS.items()},
-            data=data,
-        )
+        return cls(digests=_LazyDigests(data), data=data)
 
     @classmethod
     def from_digest(cls, value: str) -> Artifact:
