@@ -31,9 +31,10 @@ once per trust root, go through cryptography.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 import attrs
 from cryptography import x509
@@ -204,6 +205,33 @@ def _tbs_fields(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
     return tbs, fields[1], fields[2], fields[4], der[tbs_stop:outer_stop], outer_stop
 
 
+_V = TypeVar("_V")
+_O = TypeVar("_O")
+_MAX_BY_IDENTITY = 64
+
+
+def _by_identity(table: dict[int, tuple[Any, Any]], obj: _O, compute: Callable[[_O], _V]) -> _V:
+    """``compute(obj)``, remembered for this very object.
+
+    The memos below are keyed by value (a certificate hashes its DER: about
+    4 us), while a verifier passes the same trust-root objects every time.
+    An entry holds its object, so its id cannot be reused while it lives.
+    """
+    entry = table.get(id(obj))
+    if entry is not None and entry[0] is obj:
+        found: _V = entry[1]
+        return found
+    value = compute(obj)
+    if len(table) >= _MAX_BY_IDENTITY:
+        table.clear()
+    table[id(obj)] = (obj, value)
+    return value
+
+
+_ISSUER_VIEWS: dict[int, tuple[Any, Any]] = {}
+_CA_PATHS: dict[int, tuple[Any, Any]] = {}
+
+
 @functools.lru_cache(maxsize=64)
 def _issuer_view(parent: x509.Certificate) -> tuple[object, bytes]:
     """A CA certificate's public key, parsed once, and its raw subject name."""
@@ -222,7 +250,7 @@ def _signed_by(child: x509.Certificate, child_der: bytes, parent: x509.Certifica
     if tag != 0x03 or stop != len(child_der) or start >= stop or child_der[start] != 0:
         return False  # a BIT STRING without unused bits
     signature = child_der[start + 1 : stop]
-    key, subject = _issuer_view(parent)
+    key, subject = _by_identity(_ISSUER_VIEWS, parent, _issuer_view)
     # Names as encoded; an issuer encoded differently from the CA's subject is
     # compared as RFC 5280 7.1 does, through cryptography.
     if issuer != subject and child.issuer != parent.subject:
@@ -345,7 +373,7 @@ def verify_chain_signatures(
         CertificateError: any of the checks fails.
     """
     ca_chain = tuple(chain)
-    problem = _ca_path_problem(ca_chain)
+    problem = _by_identity(_CA_PATHS, ca_chain, _ca_path_problem)
     if problem is not None:
         raise CertificateError(problem)
     if not _issued_by(leaf, ca_chain[0], leaf_der):

@@ -879,3 +879,35 @@ def test_unhandled_critical_extensions_are_rejected(pki: Pki) -> None:
     )
     with pytest.raises(CertificateError, match=r"critical extension 2\.5\.29\.30"):
         cx509.verify_chain_signatures(pki.leaf, [constrained, pki.root])
+
+
+def test_trust_root_objects_are_memoised_by_identity_and_by_value(pki: Pki) -> None:
+    # The same chain object: found by identity, without hashing certificates.
+    chain = tuple(pki.chain)
+    cx509.verify_chain_signatures(pki.leaf, chain)
+    hits = cx509._ca_path_problem.cache_info().hits
+    cx509.verify_chain_signatures(pki.leaf, chain)
+    assert cx509._ca_path_problem.cache_info().hits == hits
+    assert cx509._CA_PATHS[id(chain)][0] is chain
+    # An equal chain in another object: found by value.
+    cx509.verify_chain_signatures(pki.leaf, list(pki.chain))
+    assert cx509._ca_path_problem.cache_info().hits == hits + 1
+
+
+def test_identity_memo_computes_once_per_object_and_stays_bounded() -> None:
+    table: dict[int, tuple[Any, Any]] = {}
+    calls: list[object] = []
+
+    def compute(obj: object) -> int:
+        calls.append(obj)
+        return len(calls)
+
+    a, b = [1], [1]  # equal, distinct
+    assert cx509._by_identity(table, a, compute) == 1
+    assert cx509._by_identity(table, a, compute) == 1
+    assert cx509._by_identity(table, b, compute) == 2
+    kept = [[i] for i in range(3 * cx509._MAX_BY_IDENTITY)]
+    for obj in kept:
+        cx509._by_identity(table, obj, compute)
+    assert len(table) <= cx509._MAX_BY_IDENTITY
+    assert all(entry[0] is not None for entry in table.values())
