@@ -51,6 +51,9 @@ class LogKey:
     base_url: str
     #: The name the log signs checkpoints as: the host[:port] of its base URL.
     name: str
+    #: The key's DER SubjectPublicKeyInfo as the trusted root gives it (it
+    #: names the key in memo keys).
+    spki: bytes = b""
 
     def valid_at(self, when: datetime) -> bool:
         return self.valid_for.contains(when)
@@ -90,6 +93,7 @@ def _log_keys(logs: Sequence[TransparencyLogInstance]) -> dict[bytes, list[LogKe
             valid_for=valid_for,
             base_url=log.base_url,
             name=name,
+            spki=log.public_key.raw_bytes,
         )
         index.setdefault(entry.key_id, []).append(entry)
         if log.checkpoint_key_id is not None and log.checkpoint_key_id.key_id:

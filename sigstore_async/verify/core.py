@@ -396,7 +396,7 @@ def _verify_entry(
             cache,
             (
                 "set",
-                _spki(key.key),
+                key.spki or _spki(key.key),
                 entry.log_id.key_id,
                 promise.signed_entry_timestamp,
                 body_leaf_hash,
@@ -419,7 +419,7 @@ def _verify_entry(
         envelope = proof.checkpoint.envelope
         cp = _memo(
             cache,
-            ("checkpoint", _spki(key.key), key.key_id, key.name, envelope),
+            ("checkpoint", key.spki or _spki(key.key), key.key_id, key.name, envelope),
             lambda: checkpoint.verify_checkpoint(
                 envelope, key=key.key, key_id=key.key_id, name=key.name
             ),
