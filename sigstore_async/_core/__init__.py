@@ -13,3 +13,27 @@ _T = TypeVar("_T")
 #: A memo of pure checks: ``memo(key, compute)`` returns the result remembered
 #: for ``key``, or ``compute()``. The key holds every input of the check.
 Memo: TypeAlias = Callable[[tuple[Any, ...], Callable[[], _T]], _T]
+
+#: ``by_identity``'s memo: id of an object -> (the object, its value).
+IdentityTable: TypeAlias = dict[int, tuple[Any, Any]]
+_O = TypeVar("_O")
+_MAX_BY_IDENTITY = 64
+
+
+def by_identity(table: IdentityTable, obj: _O, compute: Callable[[_O], _T]) -> _T:
+    """``compute(obj)``, remembered for this very object.
+
+    For trust-root objects (CA certificates and chains), which a verifier
+    passes again and again: memos keyed by value would hash them (a
+    certificate hashes its DER, about 4 us). An entry holds its object, so
+    its id cannot be reused while it lives; a full table starts over.
+    """
+    entry = table.get(id(obj))
+    if entry is not None and entry[0] is obj:
+        found: _T = entry[1]
+        return found
+    value = compute(obj)
+    if len(table) >= _MAX_BY_IDENTITY:
+        table.clear()
+    table[id(obj)] = (obj, value)
+    return value

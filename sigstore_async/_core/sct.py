@@ -23,6 +23,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from sigstore_async._core import IdentityTable, by_identity
 from sigstore_async._core import x509 as cx509
 from sigstore_async._core.der import Reader
 from sigstore_async._core.keys import PublicKey, verify_signature
@@ -47,6 +48,9 @@ _PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
 
 class _SctListReader(Reader):
     error = CertificateTransparencyError
+
+
+_ISSUER_KEY_HASHES: IdentityTable = {}
 
 
 @functools.lru_cache(maxsize=32)
@@ -168,7 +172,7 @@ def verify_embedded_scts(
         raise CertificateTransparencyError("precertificate too long")
     scts = _serialized_scts(found[1])
     try:
-        issuer_key_hash = _issuer_key_hash(issuer)
+        issuer_key_hash = by_identity(_ISSUER_KEY_HASHES, issuer, _issuer_key_hash)
     except _PARSE_ERRORS as e:
         raise CertificateTransparencyError(f"unusable issuer public key: {e}") from e
 

@@ -31,10 +31,9 @@ once per trust root, go through cryptography.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
 
 import attrs
 from cryptography import x509
@@ -43,6 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
+from sigstore_async._core import IdentityTable, by_identity
 from sigstore_async._core.der import Reader, oid_content, span, tlv
 from sigstore_async.errors import CertificateError
 
@@ -205,31 +205,8 @@ def _tbs_fields(der: bytes) -> tuple[bytes, bytes, bytes, bytes, bytes, int]:
     return tbs, fields[1], fields[2], fields[4], der[tbs_stop:outer_stop], outer_stop
 
 
-_V = TypeVar("_V")
-_O = TypeVar("_O")
-_MAX_BY_IDENTITY = 64
-
-
-def _by_identity(table: dict[int, tuple[Any, Any]], obj: _O, compute: Callable[[_O], _V]) -> _V:
-    """``compute(obj)``, remembered for this very object.
-
-    The memos below are keyed by value (a certificate hashes its DER: about
-    4 us), while a verifier passes the same trust-root objects every time.
-    An entry holds its object, so its id cannot be reused while it lives.
-    """
-    entry = table.get(id(obj))
-    if entry is not None and entry[0] is obj:
-        found: _V = entry[1]
-        return found
-    value = compute(obj)
-    if len(table) >= _MAX_BY_IDENTITY:
-        table.clear()
-    table[id(obj)] = (obj, value)
-    return value
-
-
-_ISSUER_VIEWS: dict[int, tuple[Any, Any]] = {}
-_CA_PATHS: dict[int, tuple[Any, Any]] = {}
+_ISSUER_VIEWS: IdentityTable = {}
+_CA_PATHS: IdentityTable = {}
 
 
 @functools.lru_cache(maxsize=64)
@@ -250,7 +227,7 @@ def _signed_by(child: x509.Certificate, child_der: bytes, parent: x509.Certifica
     if tag != 0x03 or stop != len(child_der) or start >= stop or child_der[start] != 0:
         return False  # a BIT STRING without unused bits
     signature = child_der[start + 1 : stop]
-    key, subject = _by_identity(_ISSUER_VIEWS, parent, _issuer_view)
+    key, subject = by_identity(_ISSUER_VIEWS, parent, _issuer_view)
     # Names as encoded; an issuer encoded differently from the CA's subject is
     # compared as RFC 5280 7.1 does, through cryptography.
     if issuer != subject and child.issuer != parent.subject:
@@ -373,7 +350,7 @@ def verify_chain_signatures(
         CertificateError: any of the checks fails.
     """
     ca_chain = tuple(chain)
-    problem = _by_identity(_CA_PATHS, ca_chain, _ca_path_problem)
+    problem = by_identity(_CA_PATHS, ca_chain, _ca_path_problem)
     if problem is not None:
         raise CertificateError(problem)
     if not _issued_by(leaf, ca_chain[0], leaf_der):

@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sigstore_async._core import _MAX_BY_IDENTITY, by_identity
 from sigstore_async._core import x509 as cx509
 from sigstore_async._core.der import tlv
 from sigstore_async.errors import CertificateError
@@ -903,11 +904,11 @@ def test_identity_memo_computes_once_per_object_and_stays_bounded() -> None:
         return len(calls)
 
     a, b = [1], [1]  # equal, distinct
-    assert cx509._by_identity(table, a, compute) == 1
-    assert cx509._by_identity(table, a, compute) == 1
-    assert cx509._by_identity(table, b, compute) == 2
-    kept = [[i] for i in range(3 * cx509._MAX_BY_IDENTITY)]
+    assert by_identity(table, a, compute) == 1
+    assert by_identity(table, a, compute) == 1
+    assert by_identity(table, b, compute) == 2
+    kept = [[i] for i in range(3 * _MAX_BY_IDENTITY)]
     for obj in kept:
-        cx509._by_identity(table, obj, compute)
-    assert len(table) <= cx509._MAX_BY_IDENTITY
+        by_identity(table, obj, compute)
+    assert len(table) <= _MAX_BY_IDENTITY
     assert all(entry[0] is not None for entry in table.values())
