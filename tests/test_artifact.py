@@ -43,3 +43,13 @@ def test_lazy_digests_behave_as_a_mapping() -> None:
     with pytest.raises(KeyError):
         lazy.digests["MD5"]
     assert "SHA2_512" in repr(lazy.digests)
+
+
+def test_lazy_digests_survive_pickling_for_process_offload() -> None:
+    import pickle
+
+    artifact = Artifact.from_bytes(b"sent to a worker process")
+    artifact.digest("SHA2_256")  # one computed, two not yet
+    copy = pickle.loads(pickle.dumps(artifact))  # noqa: S301 - our own bytes
+    assert copy == artifact
+    assert copy.digest("SHA2_384") == hashlib.sha384(b"sent to a worker process").digest()
