@@ -97,6 +97,20 @@ class Artifact:
         """The digest under a Sigstore hash name, if known."""
         return self.digests.get(algorithm)
 
+    def digest_of_data(self, algorithm: str) -> bytes | None:
+        """The digest of ``data`` itself (None without the bytes).
+
+        A signature over the artifact is checked against this: when the bytes
+        are there, they are what is verified, whatever ``digests`` says. For
+        :meth:`from_bytes` artifacts it is the digest already computed.
+        """
+        if self.data is None:
+            return None
+        if isinstance(self.digests, _LazyDigests):  # computed from these very bytes
+            return self.digests.get(algorithm)
+        new = _CONSTRUCTORS.get(algorithm)
+        return new(self.data).digest() if new is not None else None
+
 
 class ArtifactHasher:
     """Feed an artifact in chunks; get an :class:`Artifact` with all digests.

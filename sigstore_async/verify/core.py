@@ -39,6 +39,7 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from .._core import canonical, checkpoint, merkle, rfc3161, sct
 from .._core import x509 as cx509
@@ -611,16 +612,19 @@ def _verify_message_signature(
         if hinted is not None and hinted != ms.message_digest.digest:
             raise SignatureError("the bundle's message digest does not match the artifact")
     # Memo keys name the signer by its certificate or key DER; a message by its
-    # SHA-256 (computed here, from the bytes that are verified).
-    if artifact.data is not None:
-        data = artifact.data
+    # digest. When the bytes are there, they are what is verified: ECDSA and RSA
+    # check the digest of the bytes under the key's hash (``Artifact.from_bytes``
+    # computes it once for every step that needs it); Ed25519 signs the bytes
+    # themselves.
+    data = artifact.data
+    if data is not None and isinstance(key, ed25519.Ed25519PublicKey):
         ok = _memo(
             cache,
-            ("message", signer_der, hashlib.sha256(data).digest(), ms.signature),
+            ("message", signer_der, artifact.digest_of_data("SHA2_256"), ms.signature),
             lambda: verify_signature(key, ms.signature, message=data),
         )
     else:
-        digest = artifact.digest(alg)
+        digest = artifact.digest(alg) if data is None else artifact.digest_of_data(alg)
         if digest is None:
             raise SignatureError(f"the signature needs the artifact's {alg} digest")
         ok = _memo(
