@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,22 @@ def test_quick_benchmark_prints_its_table() -> None:
         ("process", 2),
     }
     assert report["memory_peak_rss_mib"]
+
+
+@pytest.mark.vectors
+def test_overhead_tool_runs_and_measures_the_rest(vectors: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "overhead.py"), "--rounds", "5"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        cwd=REPO,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["happy-path-v0.3", "rekor2-happy-path"]
+    for line in lines:
+        assert "5 signature checks; the rest costs" in line
+        rest = float(line.split("the rest costs ")[1].split(" ")[0])
+        assert 0 < rest < 5  # some work besides signatures, and not absurdly much
