@@ -29,9 +29,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sigstore_async import Bundle, Identity, TrustMaterial
 from sigstore_async._core import canonical, checkpoint, merkle
 from sigstore_async._core.der import oid_content
 from sigstore_async.testing._pki import SIGNING_KEY_USAGE, ca_certificate
+from sigstore_async.verify import Artifact
+from sigstore_async.verify.core import VerifyCache, verify_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -65,6 +68,27 @@ class VectorCase:
     trusted_root: bytes
     identity: str = IDENTITY
     issuer: str = ISSUER
+
+
+def our_verification(case: VectorCase) -> Callable[[VerifyCache | None], None]:
+    """Our verification of ``case``, parse included, with the cache given per call
+    (None: a fresh one, nothing memoised across bundles). The trust root is read
+    once, as a verifier holds it."""
+    trust = TrustMaterial.from_json(case.trusted_root)
+    policy = Identity(case.identity, case.issuer)
+    now = datetime.now(UTC)
+
+    def verify(cache: VerifyCache | None) -> None:
+        verify_bundle(
+            Bundle.from_json(case.bundle),
+            artifact=Artifact.from_bytes(case.artifact),
+            policy=policy,
+            trust=trust,
+            now=now,
+            cache=cache,
+        )
+
+    return verify
 
 
 def vector_case(base: Path, name: str, label: str) -> VectorCase:

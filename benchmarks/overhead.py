@@ -31,7 +31,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,10 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from benchmarks._common import bundle_verify_dir, vector_case  # noqa: E402
-from sigstore_async import Bundle, Identity, TrustMaterial  # noqa: E402
+from benchmarks._common import bundle_verify_dir, our_verification, vector_case  # noqa: E402
 from sigstore_async._core import canonical, checkpoint, keys, rfc3161, sct  # noqa: E402
 from sigstore_async._core import x509 as cx509  # noqa: E402
-from sigstore_async.verify import Artifact, core  # noqa: E402
+from sigstore_async.verify import core  # noqa: E402
 
 DEFAULT_CASES = ["happy-path-v0.3", "rekor2-happy-path"]
 # Every module that calls keys.verify_signature by its own name.
@@ -57,21 +55,11 @@ class Pipeline:
         base = bundle_verify_dir()
         if base is None:
             raise SystemExit("conformance vectors not found ($SIGSTORE_ASYNC_VECTORS)")
-        case = vector_case(base, name, name)
         self.name = name
-        trust = TrustMaterial.from_json(case.trusted_root)
-        policy = Identity(case.identity, case.issuer)
-        now = datetime.now(UTC)
+        verify_case = our_verification(vector_case(base, name, name))
 
         def verify() -> None:
-            core.verify_bundle(
-                Bundle.from_json(case.bundle),
-                artifact=Artifact.from_bytes(case.artifact),
-                policy=policy,
-                trust=trust,
-                now=now,
-                cache=None,
-            )
+            verify_case(None)
 
         self.verify = verify
         self.checks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []

@@ -74,6 +74,7 @@ from benchmarks._common import (  # noqa: E402
     VectorCase,
     bundle_verify_dir,
     make_release,
+    our_verification,
     race,
     race_batches,
     sigstore_python_unavailable,
@@ -123,19 +124,10 @@ def _now() -> datetime:
 def bench_single(
     case: VectorCase, sizes: Sizes, theirs: bool, floor: Callable[[], None]
 ) -> dict[str, Any]:
-    trust = TrustMaterial.from_json(case.trusted_root)
-    policy = Identity(case.identity, case.issuer)
-    now = _now()
+    verify = our_verification(case)
 
     def ours() -> None:
-        verify_bundle(
-            Bundle.from_json(case.bundle),
-            artifact=Artifact.from_bytes(case.artifact),
-            policy=policy,
-            trust=trust,
-            now=now,
-            cache=None,  # fresh: nothing memoised across bundles
-        )
+        verify(None)  # fresh: nothing memoised across bundles
 
     contenders: dict[str, Callable[[], object]] = {"ours": ours, "floor": floor}
     error = None
@@ -292,22 +284,13 @@ def floor_checks() -> dict[str, Callable[[], None]]:
 
 def bench_repeated(case: VectorCase, sizes: Sizes, theirs: bool) -> dict[str, Any]:
     """The same bundle N times with one cache: an upper bound, not a real batch."""
-    trust = TrustMaterial.from_json(case.trusted_root)
-    policy = Identity(case.identity, case.issuer)
-    now = _now()
+    verify = our_verification(case)
     n = sizes.batch
 
     def ours() -> int:
         cache = VerifyCache()
         for _ in range(n):
-            verify_bundle(
-                Bundle.from_json(case.bundle),
-                artifact=Artifact.from_bytes(case.artifact),
-                policy=policy,
-                trust=trust,
-                now=now,
-                cache=cache,
-            )
+            verify(cache)
         return n
 
     contenders: dict[str, Callable[[], int]] = {"ours": ours}

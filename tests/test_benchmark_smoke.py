@@ -14,9 +14,10 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-def test_quick_benchmark_prints_its_table() -> None:
+def _run(script: str, *args: str) -> str:
+    """Run a benchmark script from the checkout; its standard output."""
     out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "verify.py"), "--quick", "--json"],
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=90,
@@ -24,7 +25,11 @@ def test_quick_benchmark_prints_its_table() -> None:
         cwd=REPO,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    text = out.stdout
+    return out.stdout
+
+
+def test_quick_benchmark_prints_its_table() -> None:
+    text = _run("verify.py", "--quick", "--json")
     assert "ours/s" in text
     assert "release batch of" in text
     assert "verify_many over" in text
@@ -43,16 +48,7 @@ def test_quick_benchmark_prints_its_table() -> None:
 
 @pytest.mark.vectors
 def test_overhead_tool_runs_and_measures_the_rest(vectors: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "overhead.py"), "--rounds", "5"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-        cwd=REPO,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    lines = out.stdout.splitlines()
+    lines = _run("overhead.py", "--rounds", "5").splitlines()
     assert [line.split(":")[0] for line in lines] == ["happy-path-v0.3", "rekor2-happy-path"]
     for line in lines:
         assert "5 signature checks; the rest costs" in line
