@@ -352,8 +352,11 @@ def _both_readers(doc: object, cls: type[Any]) -> tuple[object, object]:
 
 @pytest.mark.vectors
 def test_direct_reader_matches_converter_on_every_vector() -> None:
+    all_cases = cases()
+    if not all_cases:
+        pytest.skip("vectors absent")
     read = 0
-    for c in cases():
+    for c in all_cases:
         try:
             doc = json.loads(c.bundle.read_bytes())
         except ValueError:
