@@ -17,6 +17,24 @@ settings.load_profile("sigstore-async")
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+def _stale_extension_modules() -> list[str]:
+    """Compiled modules (mypyc) in the source tree older than their source: the
+    tests would run the old code, since an extension module wins the import."""
+    stale = []
+    for ext in (REPO / "sigstore_async").rglob("*.so"):
+        source = ext.parent / (ext.name.split(".", 1)[0] + ".py")
+        if source.exists() and source.stat().st_mtime > ext.stat().st_mtime:
+            stale.append(str(ext.relative_to(REPO)))
+    return stale
+
+
+if _stale := _stale_extension_modules():
+    pytest.exit(
+        "compiled modules older than their sources (rebuild or delete them): " + ", ".join(_stale),
+        returncode=4,
+    )
+
 # No test may read or write the user's real TUF cache: point the platform
 # directories at a scratch folder for the whole run (subprocesses inherit it).
 _SCRATCH = tempfile.mkdtemp(prefix="sigstore-async-tests-")

@@ -37,3 +37,30 @@ def by_identity(table: IdentityTable, obj: _O, compute: Callable[[_O], _T]) -> _
         table.clear()
     table[id(obj)] = (obj, value)
     return value
+
+
+#: The modules that a compiled build (mypyc; see pyproject.toml) ships as
+#: extension modules: the hot parsers of verification.
+COMPILABLE = (
+    "sigstore_async._core.der",
+    "sigstore_async._core.x509",
+    "sigstore_async._core.sct",
+    "sigstore_async._core.keys",
+    "sigstore_async._core.checkpoint",
+    "sigstore_async.verify._bodies",
+)
+
+
+def compiled_modules() -> tuple[str, ...]:
+    """Which of :data:`COMPILABLE` this installation runs compiled (empty for
+    a pure-Python install)."""
+    import importlib
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    return tuple(
+        name
+        for name in COMPILABLE
+        if str(getattr(importlib.import_module(name), "__file__", "")).endswith(
+            tuple(EXTENSION_SUFFIXES)
+        )
+    )

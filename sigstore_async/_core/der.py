@@ -13,7 +13,15 @@ type subclasses :class:`Reader` and sets ``error`` (``rfc3161`` raises
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # pragma: no cover - the decorator only means something to mypyc
+
+    def mypyc_attr(*_args: Any, **_kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[misc]
+        return lambda cls: cls
+
 
 __all__ = ["DerError", "Reader", "oid_content", "span", "tlv"]
 
@@ -83,6 +91,7 @@ def tlv(tag: int, content: bytes) -> bytes:
     return bytes((tag, 0x80 | len(raw))) + raw + content
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Reader:
     """A strict reader over the DER elements of ``buf[pos:end]``.
 

@@ -441,7 +441,7 @@ _OID_EXTENDED_KEY_USAGE = oid_content("2.5.29.37")
 _OID_BASIC_CONSTRAINTS = oid_content("2.5.29.19")
 _OID_SUBJECT_ALT_NAME = oid_content("2.5.29.17")
 #: The embedded SCT list extension (RFC 6962 3.3), as OID content octets.
-SCT_LIST_OID = oid_content("1.3.6.1.4.1.11129.2.4.2")
+SCT_LIST_OID: bytes = oid_content("1.3.6.1.4.1.11129.2.4.2")
 _OID_CODE_SIGNING = oid_content("1.3.6.1.5.5.7.3.3")
 _OID_USERNAME_SAN = oid_content(FULCIO_EXTENSION_ARC + "7")
 #: ``_HANDLED_CRITICAL`` as OID content octets.
