@@ -81,6 +81,7 @@ from benchmarks._common import (  # noqa: E402
     vector_case,
 )
 from sigstore_async import Bundle, Identity, TrustMaterial, Verifier  # noqa: E402
+from sigstore_async._core import COMPILABLE, compiled_modules  # noqa: E402
 from sigstore_async.verify import Artifact  # noqa: E402
 from sigstore_async.verify.core import (  # noqa: E402
     VerifyCache,
@@ -494,6 +495,17 @@ def _verdict(ratio: float | None, target: float) -> str:
     return f">= {target:g}x: {'met' if ratio >= target else 'missed'}"
 
 
+def _build_label() -> str:
+    """Which build of sigstore-async is measured: pure Python, or compiled (mypyc)."""
+    compiled = compiled_modules()
+    if not compiled:
+        return (
+            "pure Python (a release wheel compiles the hot modules: "
+            "HATCH_BUILD_HOOK_ENABLE_MYPYC=1 pip install .)"
+        )
+    return f"compiled with mypyc, {len(compiled)} of {len(COMPILABLE)} hot modules"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a CI smoke run, under a minute")
@@ -516,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "sigstore_python": SigstorePython.version() if theirs else None,
             "quick": args.quick,
+            "build": _build_label(),
             "method": "alternating short rounds; rates: best round; ratio: median of "
             "per-round ratios; parse included; one core unless stated",
         }
@@ -626,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         f"sigstore-python {env['sigstore_python'] or 'not installed'}"
         f"{' (--quick: rough figures)' if args.quick else ''}"
     )
+    print(f"sigstore-async build: {env['build']}")
     print(f"method: {env['method']}")
     print()
     width = max(len(r[0]) for r in rows)

@@ -45,6 +45,10 @@ def test_quick_benchmark_prints_its_table() -> None:
         ("process", 2),
     }
     assert report["memory_peak_rss_mib"]
+    # The table says which build it measured (.ci/run runs this on both).
+    build = report["environment"]["build"]
+    assert build.startswith("compiled" if compiled_modules() else "pure Python")
+    assert f"sigstore-async build: {build}" in text
 
 
 @pytest.mark.vectors

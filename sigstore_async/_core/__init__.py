@@ -47,6 +47,7 @@ COMPILABLE = (
     "sigstore_async._core.sct",
     "sigstore_async._core.keys",
     "sigstore_async._core.checkpoint",
+    "sigstore_async._core.rfc3161",
     "sigstore_async.verify._bodies",
 )
 

@@ -8,7 +8,7 @@ Does not own: deciding which key to trust (see ``trust``), or caching.
 from __future__ import annotations
 
 import hashlib
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -81,12 +81,42 @@ def default_hash_for_key(key: PublicKey) -> HashAlgorithm:
     ECDSA P-384 pairs with SHA-384 and P-521 with SHA-512 (algorithm registry of
     the client spec); every other key uses SHA-256.
     """
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        if isinstance(key.curve, ec.SECP384R1):
-            return "SHA2_384"
-        if isinstance(key.curve, ec.SECP521R1):
-            return "SHA2_512"
+    if _kind(key) == _EC:
+        curve = cast(ec.EllipticCurvePublicKey, key).curve.name
+        return _EC_DEFAULT_HASH.get(curve, "SHA2_256")
     return "SHA2_256"
+
+
+# Key kinds by the key object's concrete type: an isinstance check against
+# cryptography's abstract key classes goes through ABC machinery, and a bundle
+# makes a dozen of them.
+_EC, _ED25519, _RSA, _OTHER = 1, 2, 3, 0
+_KINDS: dict[type, int] = {}
+_EC_DEFAULT_HASH = {"secp384r1": "SHA2_384", "secp521r1": "SHA2_512"}
+
+
+def _kind(key: object) -> int:
+    kind = _KINDS.get(type(key))
+    if kind is None:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            kind = _EC
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            kind = _ED25519
+        elif isinstance(key, rsa.RSAPublicKey):
+            kind = _RSA
+        else:
+            kind = _OTHER
+        _KINDS[type(key)] = kind
+    return kind
+
+
+# The algorithm objects are immutable; one of each serves every check.
+_DIGEST_SIZES = {name: cls().digest_size for name, cls in _HASHES.items()}
+_PLAIN = {name: cls() for name, cls in _HASHES.items()}
+_PREHASHED = {name: Prehashed(cls()) for name, cls in _HASHES.items()}
+_ECDSA_PLAIN = {name: ec.ECDSA(alg) for name, alg in _PLAIN.items()}
+_ECDSA_PREHASHED = {name: ec.ECDSA(alg) for name, alg in _PREHASHED.items()}
+_PKCS1V15 = padding.PKCS1v15()
 
 
 def digest(data: bytes, algorithm: HashAlgorithm = "SHA2_256") -> bytes:
@@ -111,30 +141,32 @@ def verify_signature(
     """
     if (message is None) == (prehashed is None):
         raise TypeError("give exactly one of message= or prehashed=")
+    kind = _kind(key)
     alg_name = hash_algorithm or default_hash_for_key(key)
-    try:
-        hash_cls = _HASHES[alg_name]
-    except KeyError:
+    if alg_name not in _HASHES:
         return False
     try:
-        if isinstance(key, ed25519.Ed25519PublicKey):
+        if kind == _ED25519:
             if message is None:
                 return False
-            key.verify(signature, message)
+            cast(ed25519.Ed25519PublicKey, key).verify(signature, message)
             return True
-        algorithm: hashes.HashAlgorithm | Prehashed
         data: bytes
         if prehashed is not None:
-            if len(prehashed) != hash_cls().digest_size:
+            if len(prehashed) != _DIGEST_SIZES[alg_name]:
                 return False
-            algorithm, data = Prehashed(hash_cls()), prehashed
+            data = prehashed
         else:
             assert message is not None
-            algorithm, data = hash_cls(), message
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(algorithm))
+            data = message
+        if kind == _EC:
+            ecdsa = _ECDSA_PLAIN if prehashed is None else _ECDSA_PREHASHED
+            cast(ec.EllipticCurvePublicKey, key).verify(signature, data, ecdsa[alg_name])
+        elif kind == _RSA:
+            algorithm = _PLAIN if prehashed is None else _PREHASHED
+            cast(rsa.RSAPublicKey, key).verify(signature, data, _PKCS1V15, algorithm[alg_name])
         else:
-            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+            return False
         return True
     except (InvalidSignature, ValueError, TypeError):
         return False

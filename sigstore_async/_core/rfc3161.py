@@ -49,7 +49,6 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import attrs
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -60,6 +59,7 @@ from sigstore_async._core import Memo
 from sigstore_async._core import x509 as _x509
 from sigstore_async._core.der import Reader, oid_content
 from sigstore_async._core.keys import PublicKey, as_public_key, verify_signature
+from sigstore_async._core.tsa_authority import TsaAuthority
 from sigstore_async.errors import CertificateError, TimestampError
 
 __all__ = ["Memo", "TimestampVerifier", "TsaAuthority", "verify_timestamp"]
@@ -130,19 +130,46 @@ def _algorithm(der: _Der) -> bytes:
     return oid
 
 
-@attrs.frozen
 class _SignedToken:
-    """What the checks need from a token's CMS SignedData (RFC 5652 5.1, 5.3)."""
+    """What the checks need from a token's CMS SignedData (RFC 5652 5.1, 5.3).
 
-    econtent_type: bytes
-    econtent: bytes
-    certificates: tuple[bytes, ...]
-    sid: bytes  # content of the IssuerAndSerialNumber signer identifier
-    digest_oid: bytes
-    signed_attrs: bytes  # re-tagged as SET OF, as signed (RFC 5652 5.4)
-    attributes: dict[bytes, list[bytes]]  # attribute OID -> encoded values
-    signature_oid: bytes
-    signature: bytes
+    A plain class rather than attrs, so that a compiled build (mypyc) makes
+    it a native one."""
+
+    __slots__ = (
+        "attributes",
+        "certificates",
+        "digest_oid",
+        "econtent",
+        "econtent_type",
+        "sid",
+        "signature",
+        "signature_oid",
+        "signed_attrs",
+    )
+
+    def __init__(
+        self,
+        *,
+        econtent_type: bytes,
+        econtent: bytes,
+        certificates: tuple[bytes, ...],
+        sid: bytes,
+        digest_oid: bytes,
+        signed_attrs: bytes,
+        attributes: dict[bytes, list[bytes]],
+        signature_oid: bytes,
+        signature: bytes,
+    ) -> None:
+        self.econtent_type = econtent_type
+        self.econtent = econtent
+        self.certificates = certificates
+        self.sid = sid  # content of the IssuerAndSerialNumber signer identifier
+        self.digest_oid = digest_oid
+        self.signed_attrs = signed_attrs  # re-tagged as SET OF, as signed (RFC 5652 5.4)
+        self.attributes = attributes  # attribute OID -> encoded values
+        self.signature_oid = signature_oid
+        self.signature = signature
 
 
 def _parse_token(content_info: bytes) -> _SignedToken:
@@ -268,32 +295,6 @@ def _issuer_and_serial(cert_der: bytes) -> bytes:
     serial = tbs.element(_INTEGER)
     tbs.next(_SEQUENCE)  # signature algorithm
     return tbs.element(_SEQUENCE) + serial
-
-
-def _der_tuple(certificates: Sequence[bytes]) -> tuple[bytes, ...]:
-    return tuple(certificates)
-
-
-def _aware(instance: object, attribute: attrs.Attribute[datetime | None], value: object) -> None:
-    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise ValueError(f"{attribute.name} must be a timezone-aware datetime or None")
-
-
-@attrs.frozen
-class TsaAuthority:
-    """A timestamp authority from the trust root.
-
-    ``chain`` is its certificate chain as DER, leaf first, ending in the root.
-    ``valid_from``/``valid_until`` bound the ``genTime`` of the tokens it may
-    issue (both ends inclusive); a missing end is open-ended, and an
-    authority without ``valid_from`` is unusable. ``name`` (a URI or subject)
-    only labels the authority in errors and results.
-    """
-
-    chain: tuple[bytes, ...] = attrs.field(converter=_der_tuple)
-    valid_from: datetime | None = attrs.field(default=None, validator=_aware)
-    valid_until: datetime | None = attrs.field(default=None, validator=_aware)
-    name: str | None = None
 
 
 class _Authority:
