@@ -6,7 +6,9 @@ handling. Nothing here performs I/O, reads the clock, or imports httpx or
 anyio; time-dependent checks take the time as an argument.
 """
 
+import importlib
 from collections.abc import Callable
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any, TypeAlias, TypeVar
 
 _T = TypeVar("_T")
@@ -55,9 +57,6 @@ COMPILABLE = (
 def compiled_modules() -> tuple[str, ...]:
     """Which of :data:`COMPILABLE` this installation runs compiled (empty for
     a pure-Python install)."""
-    import importlib
-    from importlib.machinery import EXTENSION_SUFFIXES
-
     return tuple(
         name
         for name in COMPILABLE

@@ -1,9 +1,9 @@
 """A timestamp authority of the trust root, as the RFC 3161 checks take it.
 
-Owns: the ``TsaAuthority`` value (an attrs class with converters and
-validators), apart from ``rfc3161`` so that a compiled build can compile
-that module (mypyc does not compile attrs field converters). ``rfc3161``
-re-exports it.
+Owns: the ``TsaAuthority`` value. It lives apart from ``rfc3161`` so that the
+compiled build (mypyc) compiles that module's parsing and checks while this
+attrs class, with its field converter and validators, stays an ordinary
+Python class like the other models. ``rfc3161`` re-exports it.
 """
 
 from __future__ import annotations
