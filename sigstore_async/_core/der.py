@@ -6,14 +6,14 @@ need (``span`` for one element, ``Reader`` to walk several), and encoding one
 element (``tlv``). Sans-I/O.
 
 Does not own: what the elements mean. A caller that must raise its own error
-type subclasses :class:`Reader` and sets ``error`` (``rfc3161`` raises
-``TimestampError``, the test TSA raises :class:`DerError`).
+type passes it to :class:`Reader` (``rfc3161`` raises ``TimestampError``, the
+test TSA raises :class:`DerError`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 try:
     from mypy_extensions import mypyc_attr
@@ -91,22 +91,30 @@ def tlv(tag: int, content: bytes) -> bytes:
     return bytes((tag, 0x80 | len(raw))) + raw + content
 
 
+# Interpreted subclasses (the test TSA's reader) are allowed. Compiled modules
+# must not subclass it: mypyc 2.4 never frees instances of a compiled subclass
+# of such a class (each one leaked its buffer); they pass ``error`` instead.
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Reader:
     """A strict reader over the DER elements of ``buf[pos:end]``.
 
     Definite, minimal lengths only; single-byte tags only. Every problem
-    raises ``error`` (a class attribute, so subclasses pick their own type).
+    raises ``error(message)``; readers from ``enter`` raise the same.
     """
 
-    __slots__ = ("buf", "end", "pos")
+    __slots__ = ("buf", "end", "error", "pos")
 
-    error: ClassVar[type[Exception]] = DerError
-
-    def __init__(self, buf: bytes, pos: int = 0, end: int | None = None) -> None:
+    def __init__(
+        self,
+        buf: bytes,
+        pos: int = 0,
+        end: int | None = None,
+        error: Callable[[str], Exception] = DerError,
+    ) -> None:
         self.buf = buf
         self.pos = pos
         self.end = len(buf) if end is None else end
+        self.error = error
 
     def done(self) -> bool:
         return self.pos >= self.end
@@ -132,7 +140,7 @@ class Reader:
         """A reader over the content of the next element, which has this tag."""
         start, stop = span(self.buf, self.pos, self.end, tag, self.error)
         self.pos = stop
-        return type(self)(self.buf, start, stop)
+        return type(self)(self.buf, start, stop, self.error)
 
     def content(self, tag: int) -> bytes:
         start, stop = span(self.buf, self.pos, self.end, tag, self.error)

@@ -112,15 +112,12 @@ _INTEGER, _OCTET_STRING, _OID, _SEQUENCE, _SET = 0x02, 0x04, 0x06, 0x30, 0x31
 _CTX0, _CTX1 = 0xA0, 0xA1
 
 
-class _Der(Reader):
+def _der(buf: bytes, pos: int = 0, end: int | None = None) -> Reader:
     """The strict DER reader (``_core.der``); every problem raises ``TimestampError``."""
-
-    __slots__ = ()
-
-    error = TimestampError
+    return Reader(buf, pos, end, TimestampError)
 
 
-def _algorithm(der: _Der) -> bytes:
+def _algorithm(der: Reader) -> bytes:
     """An AlgorithmIdentifier's OID; its parameters are not needed here."""
     inner = der.enter(_SEQUENCE)
     oid = inner.content(_OID)
@@ -173,7 +170,7 @@ class _SignedToken:
 
 
 def _parse_token(content_info: bytes) -> _SignedToken:
-    outer = _Der(content_info)
+    outer = _der(content_info)
     ci = outer.enter(_SEQUENCE)
     outer.finish()
     if ci.content(_OID) != _SIGNED_DATA:
@@ -227,7 +224,7 @@ def _parse_token(content_info: bytes) -> _SignedToken:
     header, start, stop = si.next(_CTX0)
     signed_attrs = bytes([_SET]) + content_info[header + 1 : stop]
     attributes: dict[bytes, list[bytes]] = {}
-    attrs_der = _Der(content_info, start, stop)
+    attrs_der = _der(content_info, start, stop)
     while not attrs_der.done():
         attribute = attrs_der.enter(_SEQUENCE)
         attr_type = attribute.content(_OID)
@@ -262,7 +259,7 @@ def _single_attribute(token: _SignedToken, oid: bytes, tag: int, name: str) -> b
     values = token.attributes.get(oid)
     if values is None or len(values) != 1:
         raise TimestampError(f"the {name} signed attribute must have exactly one value")
-    der = _Der(values[0])
+    der = _der(values[0])
     content = der.content(tag)
     der.finish()
     return content
@@ -271,7 +268,7 @@ def _single_attribute(token: _SignedToken, oid: bytes, tag: int, name: str) -> b
 def _signed_imprint(tst_info: bytes) -> bytes:
     """The hashedMessage of a DER TSTInfo (RFC 3161 2.4.2): version, policy,
     then messageImprint ``SEQUENCE { AlgorithmIdentifier, OCTET STRING }``."""
-    outer = _Der(tst_info)
+    outer = _der(tst_info)
     info = outer.enter(_SEQUENCE)
     outer.finish()
     info.content(_INTEGER)  # version
@@ -286,7 +283,7 @@ def _signed_imprint(tst_info: bytes) -> bytes:
 def _issuer_and_serial(cert_der: bytes) -> bytes:
     """The raw issuer Name and serial INTEGER of a certificate, as an
     IssuerAndSerialNumber holds them (RFC 5652 10.2.4)."""
-    outer = _Der(cert_der)
+    outer = _der(cert_der)
     cert = outer.enter(_SEQUENCE)
     outer.finish()
     tbs = cert.enter(_SEQUENCE)
@@ -391,7 +388,7 @@ def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
         if oid not in token.attributes:
             continue
         content = _single_attribute(token, oid, _SEQUENCE, "signing certificate")
-        certs = _Der(content).enter(_SEQUENCE)  # SEQUENCE OF ESSCertID(v2)
+        certs = _der(content).enter(_SEQUENCE)  # SEQUENCE OF ESSCertID(v2)
         cert_id = certs.enter(_SEQUENCE)
         hash_name = "sha1"
         if version == 2:
@@ -472,7 +469,7 @@ class TimestampVerifier:
         # The token as a slice of the input, not ``response.time_stamp_token()``, which
         # re-encodes it at a cost of about 80 us. Both parsers are strict DER, so
         # they agree on the bytes.
-        outer = _Der(token)
+        outer = _der(token)
         response_der = outer.enter(_SEQUENCE)
         outer.finish()
         response_der.next(_SEQUENCE)  # PKIStatusInfo, read above

@@ -46,8 +46,10 @@ _RSA, _ECDSA = 1, 3  # RFC 5246 SignatureAlgorithm codes that RFC 6962 2.1.4 all
 _PARSE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
 
 
-class _SctListReader(Reader):
-    error = CertificateTransparencyError
+def _sct_list_reader(buf: bytes) -> Reader:
+    """The strict DER reader (``_core.der``); every problem raises
+    ``CertificateTransparencyError``."""
+    return Reader(buf, error=CertificateTransparencyError)
 
 
 _ISSUER_KEY_HASHES: IdentityTable = {}
@@ -68,7 +70,7 @@ def _issuer_key_hash(issuer: x509.Certificate) -> bytes:
 def _serialized_scts(extension_value: bytes) -> list[bytes]:
     """The SerializedSCTs of an embedded list (RFC 6962 3.3): the extension's
     value is an OCTET STRING holding the TLS-encoded ``SignedCertificateTimestampList``."""
-    reader = _SctListReader(extension_value)
+    reader = _sct_list_reader(extension_value)
     data = reader.content(0x04)
     reader.finish()
     if len(data) < 2 or int.from_bytes(data[:2], "big") != len(data) - 2 or len(data) == 2:

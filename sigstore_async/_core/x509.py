@@ -452,8 +452,9 @@ _FULCIO_OIDS_DER: dict[bytes, tuple[str, bool]] = {
 }
 
 
-class _LeafReader(Reader):
-    error = CertificateError
+def _leaf_reader(buf: bytes, pos: int = 0, end: int | None = None) -> Reader:
+    """The strict DER reader (``_core.der``); every problem raises ``CertificateError``."""
+    return Reader(buf, pos, end, CertificateError)
 
 
 @attrs.frozen
@@ -559,14 +560,14 @@ def _check_profile(values: Mapping[bytes, tuple[bool, bytes]]) -> None:
             raise CertificateError(f"leaf has an unhandled critical extension {_dotted(oid)}")
     # client spec: the leaf MUST have digitalSignature key usage (bit 0).
     ku = values.get(_OID_KEY_USAGE)
-    bits = _bit_string(_LeafReader(ku[1]).content(0x03)) if ku is not None else b""
+    bits = _bit_string(_leaf_reader(ku[1]).content(0x03)) if ku is not None else b""
     if not bits or not bits[0] & 0x80:
         raise CertificateError("leaf key usage lacks digitalSignature")
     # client spec: the leaf MUST have the codeSigning extended key usage.
     eku = values.get(_OID_EXTENDED_KEY_USAGE)
     purposes = []
     if eku is not None:
-        outer = _LeafReader(eku[1])
+        outer = _leaf_reader(eku[1])
         reader = outer.enter(0x30)
         outer.finish()
         while not reader.done():
@@ -575,7 +576,7 @@ def _check_profile(values: Mapping[bytes, tuple[bool, bytes]]) -> None:
         raise CertificateError("leaf extended key usage lacks codeSigning")
     bc = values.get(_OID_BASIC_CONSTRAINTS)
     if bc is not None:
-        outer = _LeafReader(bc[1])
+        outer = _leaf_reader(bc[1])
         reader = outer.enter(0x30)
         outer.finish()
         if reader.peek() == 0x01:  # cA, DEFAULT FALSE: present means TRUE in DER
@@ -656,7 +657,7 @@ def _san(values: Mapping[bytes, tuple[bool, bytes]]) -> str:
     san = values.get(_OID_SUBJECT_ALT_NAME)
     if san is None:
         raise CertificateError("leaf has no subjectAltName")
-    outer = _LeafReader(san[1])
+    outer = _leaf_reader(san[1])
     reader = outer.enter(0x30)
     outer.finish()
     names: list[tuple[int, int, int]] = []
@@ -671,7 +672,7 @@ def _san(values: Mapping[bytes, tuple[bool, bytes]]) -> str:
     if tag in (0x81, 0x86):  # rfc822Name, uniformResourceIdentifier: IA5String
         return _ascii(buf[start:stop])
     if tag == 0xA0:  # otherName: type-id, [0] EXPLICIT value
-        other = _LeafReader(buf, start, stop)
+        other = _leaf_reader(buf, start, stop)
         type_id = other.content(0x06)
         value = other.content(0xA0)
         other.finish()

@@ -621,7 +621,7 @@ def test_mutated_vector_tokens(conformance: Any, case: str) -> None:
 
 def _certificates_field(token: bytes) -> range:
     """Where the SignedData ``certificates [0]`` field lies in a TimeStampResp."""
-    response = rfc3161._Der(token).enter(0x30)
+    response = rfc3161._der(token).enter(0x30)
     response.next(0x30)  # status
     content_info = response.enter(0x30)
     content_info.next(0x06)

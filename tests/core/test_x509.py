@@ -773,17 +773,17 @@ def _with_extension_bytes(cert_der: bytes, old: bytes, new: bytes) -> bytes:
     wrapper_at = tbs.rindex(b"\xa3")
     while True:  # the [3] whose content runs to the end of the TBS
         try:
-            reader = cx509._LeafReader(tbs, wrapper_at, len(tbs))
+            reader = cx509._leaf_reader(tbs, wrapper_at, len(tbs))
             _, start, stop = reader.next(0xA3)
             if stop == len(tbs):
                 break
         except CertificateError:
             pass
         wrapper_at = tbs.rindex(b"\xa3", 0, wrapper_at)
-    seq = cx509._LeafReader(tbs, start, len(tbs))
+    seq = cx509._leaf_reader(tbs, start, len(tbs))
     _, seq_start, seq_stop = seq.next(0x30)
     content = tbs[seq_start:seq_stop].replace(old, new, 1)
-    _, tbs_content_start, _ = cx509._LeafReader(tbs).next(0x30)
+    _, tbs_content_start, _ = cx509._leaf_reader(tbs).next(0x30)
     new_tbs = tlv(0x30, tbs[tbs_content_start:wrapper_at] + tlv(0xA3, tlv(0x30, content)))
     # The outer signature algorithm and signature, unchanged (the signature no longer verifies).
     return tlv(0x30, new_tbs + tbs_fields[4] + cert_der[tbs_fields[5] :])
