@@ -425,8 +425,18 @@ def _memory_child(directory: Path, checkpoints: list[int]) -> None:
             j = i % len(files)
             yield files[j], digests[files[j].name]
 
-    async def run() -> dict[str, float]:
+    def current_rss_mib() -> float:
+        # /proc/self/statm: pages resident now (Linux); the peak alone can hide
+        # a leak under the high-water mark that imports leave.
+        try:
+            resident = int(Path("/proc/self/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resident * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    async def run() -> dict[str, dict[str, float]]:
         peaks: dict[str, float] = {}
+        now: dict[str, float] = {}
         done = 0
         verifier = Verifier(trust)
         async with verifier.verify_many(pairs(), policy, concurrency=64) as outcomes:
@@ -437,12 +447,14 @@ def _memory_child(directory: Path, checkpoints: list[int]) -> None:
                 if done in checkpoints:
                     # ru_maxrss is in KiB on Linux.
                     peaks[str(done)] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return peaks
+                    now[str(done)] = current_rss_mib()
+        return {"peak": peaks, "current": now}
 
     print(json.dumps(anyio.run(run)))
 
 
-def bench_memory(release: Release, sizes: Sizes) -> dict[str, float]:
+def bench_memory(release: Release, sizes: Sizes) -> dict[str, dict[str, float]]:
+    """Peak and current RSS of a fresh process after each count of bundles."""
     with tempfile.TemporaryDirectory(prefix="sigstore-async-bench-") as tmp:
         directory = Path(tmp)
         digests = {}
@@ -467,8 +479,8 @@ def bench_memory(release: Release, sizes: Sizes) -> dict[str, float]:
             check=True,
             timeout=600,
         )
-    peaks: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    return peaks
+    figures: dict[str, dict[str, float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 # --- output --------------------------------------------------------------------------------
@@ -627,9 +639,9 @@ def main(argv: list[str] | None = None) -> int:
             vector_case(base, "rekor2-happy-path", "Rekor v2 + TSA"), sizes, theirs
         )
     report["verify_many"] = bench_many(sizes)
-    report["memory_peak_rss_mib"] = bench_memory(
-        make_release(min(1000, sizes.memory[-1]), "v2"), sizes
-    )
+    memory = bench_memory(make_release(min(1000, sizes.memory[-1]), "v2"), sizes)
+    report["memory_peak_rss_mib"] = memory["peak"]
+    report["memory_rss_mib"] = memory["current"]
     report["seconds"] = time.perf_counter() - started
 
     # The table.
@@ -679,10 +691,17 @@ def main(argv: list[str] | None = None) -> int:
     report["best_many_vs_one_thread"] = best / best_thread
     print(f"  best of all vs one thread (the default): {best / best_thread:.2f}x")
     print()
-    peaks = report["memory_peak_rss_mib"]
+    peaks, current = report["memory_peak_rss_mib"], report["memory_rss_mib"]
     print(
         "peak RSS, verify_many over lazily generated (path, digest) pairs, fresh process: "
         + ", ".join(f"{int(n):,} bundles {mib:.0f} MiB" for n, mib in peaks.items())
+    )
+    values = list(current.values())
+    first, last = values[0], values[-1]
+    print(
+        "  RSS at those points: "
+        + ", ".join(f"{mib:.1f} MiB" for mib in current.values())
+        + f" (growth {last - first:+.1f} MiB; a leak shows here even under the peak)"
     )
     print(f"\n({report['seconds']:.0f} s)")
     if args.json:

@@ -45,6 +45,8 @@ def test_quick_benchmark_prints_its_table() -> None:
         ("process", 2),
     }
     assert report["memory_peak_rss_mib"]
+    assert report["memory_rss_mib"].keys() == report["memory_peak_rss_mib"].keys()
+    assert "RSS at those points" in text
     # The table says which build it measured (.ci/run runs this on both).
     build = report["environment"]["build"]
     assert build.startswith("compiled" if compiled_modules() else "pure Python")
