@@ -8,7 +8,7 @@ Does not own: deciding which key to trust (see ``trust``), or caching.
 from __future__ import annotations
 
 import hashlib
-from typing import TypeAlias, cast
+from typing import Any, TypeAlias
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,6 +21,7 @@ __all__ = [
     "as_public_key",
     "default_hash_for_key",
     "key_id",
+    "key_kind",
     "load_der_public_key",
     "load_pem_public_key",
     "verify_signature",
@@ -45,8 +46,9 @@ class KeyError_(ValueError):
 
 def as_public_key(key: object) -> PublicKey:
     """Narrow a cryptography key to the types Sigstore uses, or raise ``ValueError``."""
-    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
-        return key
+    if key_kind(key) != KIND_OTHER:
+        known: Any = key  # not cast(): see key_kind
+        return known  # type: ignore[no-any-return]
     raise KeyError_(f"unsupported public key type {type(key).__name__}")
 
 
@@ -81,31 +83,34 @@ def default_hash_for_key(key: PublicKey) -> HashAlgorithm:
     ECDSA P-384 pairs with SHA-384 and P-521 with SHA-512 (algorithm registry of
     the client spec); every other key uses SHA-256.
     """
-    if _kind(key) == _EC:
-        curve = cast(ec.EllipticCurvePublicKey, key).curve.name
-        return _EC_DEFAULT_HASH.get(curve, "SHA2_256")
+    if key_kind(key) == KIND_EC:
+        ec_key: Any = key  # not cast(): compiled, a cast is an isinstance check (ABC machinery)
+        return _EC_DEFAULT_HASH.get(ec_key.curve.name, "SHA2_256")
     return "SHA2_256"
 
 
 # Key kinds by the key object's concrete type: an isinstance check against
-# cryptography's abstract key classes goes through ABC machinery, and a bundle
-# makes a dozen of them.
-_EC, _ED25519, _RSA, _OTHER = 1, 2, 3, 0
+# cryptography's abstract key classes goes through ABC machinery (a Python-level
+# __instancecheck__), and a bundle makes a dozen of them. Compiled code pays the
+# same for a cast() to one of those classes.
+#: What ``key_kind`` returns.
+KIND_OTHER, KIND_EC, KIND_ED25519, KIND_RSA = 0, 1, 2, 3
 _KINDS: dict[type, int] = {}
 _EC_DEFAULT_HASH = {"secp384r1": "SHA2_384", "secp521r1": "SHA2_512"}
 
 
-def _kind(key: object) -> int:
+def key_kind(key: object) -> int:
+    """``KIND_EC``, ``KIND_ED25519``, ``KIND_RSA`` or ``KIND_OTHER``, by the key's type."""
     kind = _KINDS.get(type(key))
     if kind is None:
         if isinstance(key, ec.EllipticCurvePublicKey):
-            kind = _EC
+            kind = KIND_EC
         elif isinstance(key, ed25519.Ed25519PublicKey):
-            kind = _ED25519
+            kind = KIND_ED25519
         elif isinstance(key, rsa.RSAPublicKey):
-            kind = _RSA
+            kind = KIND_RSA
         else:
-            kind = _OTHER
+            kind = KIND_OTHER
         _KINDS[type(key)] = kind
     return kind
 
@@ -141,15 +146,18 @@ def verify_signature(
     """
     if (message is None) == (prehashed is None):
         raise TypeError("give exactly one of message= or prehashed=")
-    kind = _kind(key)
+    kind = key_kind(key)
+    # The key object by its kind, not through cast(): compiled, each cast is an
+    # isinstance check against cryptography's abstract classes.
+    k: Any = key
     alg_name = hash_algorithm or default_hash_for_key(key)
     if alg_name not in _HASHES:
         return False
     try:
-        if kind == _ED25519:
+        if kind == KIND_ED25519:
             if message is None:
                 return False
-            cast(ed25519.Ed25519PublicKey, key).verify(signature, message)
+            k.verify(signature, message)
             return True
         data: bytes
         if prehashed is not None:
@@ -159,12 +167,12 @@ def verify_signature(
         else:
             assert message is not None
             data = message
-        if kind == _EC:
+        if kind == KIND_EC:
             ecdsa = _ECDSA_PLAIN if prehashed is None else _ECDSA_PREHASHED
-            cast(ec.EllipticCurvePublicKey, key).verify(signature, data, ecdsa[alg_name])
-        elif kind == _RSA:
+            k.verify(signature, data, ecdsa[alg_name])
+        elif kind == KIND_RSA:
             algorithm = _PLAIN if prehashed is None else _PREHASHED
-            cast(rsa.RSAPublicKey, key).verify(signature, data, _PKCS1V15, algorithm[alg_name])
+            k.verify(signature, data, _PKCS1V15, algorithm[alg_name])
         else:
             return False
         return True

@@ -21,12 +21,11 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from sigstore_async._core import IdentityTable, by_identity
 from sigstore_async._core import x509 as cx509
 from sigstore_async._core.der import Reader
-from sigstore_async._core.keys import PublicKey, verify_signature
+from sigstore_async._core.keys import KIND_EC, KIND_RSA, PublicKey, key_kind, verify_signature
 from sigstore_async.errors import CertificateError, CertificateTransparencyError
 
 __all__ = ["MAX_SCTS", "CtKeyLookup", "verify_embedded_scts"]
@@ -130,9 +129,9 @@ def _signed_data(extensions: bytes, issuer_key_hash: bytes, tbs: bytes, timestam
 def _key_matches(sig_code: int, key: PublicKey) -> bool:
     # RFC 6962 2.1.4: logs sign with ECDSA or RSA; the SCT names which.
     if sig_code == _ECDSA:
-        return isinstance(key, ec.EllipticCurvePublicKey)
+        return key_kind(key) == KIND_EC
     if sig_code == _RSA:
-        return isinstance(key, rsa.RSAPublicKey)
+        return key_kind(key) == KIND_RSA
     return False
 
 

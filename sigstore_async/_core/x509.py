@@ -34,16 +34,18 @@ import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 import attrs
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from sigstore_async._core import IdentityTable, by_identity
 from sigstore_async._core.der import Reader, oid_content, span, tlv
+from sigstore_async._core.keys import KIND_EC, KIND_ED25519, KIND_RSA, key_kind
 from sigstore_async.errors import CertificateError
 
 __all__ = [
@@ -92,15 +94,16 @@ _ALLOWED_SIGNATURE_ALGORITHMS = frozenset(
     }
 )
 
-#: Each allowed signature algorithm: the issuer key type it needs and its hash.
-_SIGNATURE_SPECS: dict[x509.ObjectIdentifier, tuple[type, type[hashes.HashAlgorithm] | None]] = {
-    SignatureAlgorithmOID.ECDSA_WITH_SHA256: (ec.EllipticCurvePublicKey, hashes.SHA256),
-    SignatureAlgorithmOID.ECDSA_WITH_SHA384: (ec.EllipticCurvePublicKey, hashes.SHA384),
-    SignatureAlgorithmOID.ECDSA_WITH_SHA512: (ec.EllipticCurvePublicKey, hashes.SHA512),
-    SignatureAlgorithmOID.RSA_WITH_SHA256: (rsa.RSAPublicKey, hashes.SHA256),
-    SignatureAlgorithmOID.RSA_WITH_SHA384: (rsa.RSAPublicKey, hashes.SHA384),
-    SignatureAlgorithmOID.RSA_WITH_SHA512: (rsa.RSAPublicKey, hashes.SHA512),
-    SignatureAlgorithmOID.ED25519: (ed25519.Ed25519PublicKey, None),
+#: Each allowed signature algorithm: the kind of issuer key it needs (``keys.key_kind``)
+#: and the arguments that follow signature and data in that key's ``verify``, made once.
+_SIGNATURE_SPECS: dict[x509.ObjectIdentifier, tuple[int, tuple[object, ...]]] = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: (KIND_EC, (ec.ECDSA(hashes.SHA256()),)),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: (KIND_EC, (ec.ECDSA(hashes.SHA384()),)),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: (KIND_EC, (ec.ECDSA(hashes.SHA512()),)),
+    SignatureAlgorithmOID.RSA_WITH_SHA256: (KIND_RSA, (padding.PKCS1v15(), hashes.SHA256())),
+    SignatureAlgorithmOID.RSA_WITH_SHA384: (KIND_RSA, (padding.PKCS1v15(), hashes.SHA384())),
+    SignatureAlgorithmOID.RSA_WITH_SHA512: (KIND_RSA, (padding.PKCS1v15(), hashes.SHA512())),
+    SignatureAlgorithmOID.ED25519: (KIND_ED25519, ()),
 }
 assert set(_SIGNATURE_SPECS) == _ALLOWED_SIGNATURE_ALGORITHMS
 
@@ -218,7 +221,7 @@ def _issuer_view(parent: x509.Certificate) -> tuple[object, bytes]:
 
 def _signed_by(child: x509.Certificate, child_der: bytes, parent: x509.Certificate) -> bool:
     """``verify_directly_issued_by`` over the child's own DER (see the module docstring)."""
-    key_type, hash_type = _SIGNATURE_SPECS[child.signature_algorithm_oid]
+    kind, algorithm = _SIGNATURE_SPECS[child.signature_algorithm_oid]
     tbs, inner_algorithm, issuer, _, outer_algorithm, signature_at = _tbs_fields(child_der)
     # RFC 5280 4.1.1.2: the signature field inside the TBSCertificate names the same algorithm.
     if inner_algorithm != outer_algorithm:
@@ -232,17 +235,11 @@ def _signed_by(child: x509.Certificate, child_der: bytes, parent: x509.Certifica
     # compared as RFC 5280 7.1 does, through cryptography.
     if issuer != subject and child.issuer != parent.subject:
         return False
-    if not isinstance(key, key_type):
+    # The key's kind, not isinstance(): cryptography's key classes are ABCs.
+    if key_kind(key) != kind:
         return False
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        assert hash_type is not None
-        key.verify(signature, tbs, ec.ECDSA(hash_type()))
-    elif isinstance(key, rsa.RSAPublicKey):
-        assert hash_type is not None
-        key.verify(signature, tbs, padding.PKCS1v15(), hash_type())
-    else:
-        assert isinstance(key, ed25519.Ed25519PublicKey)
-        key.verify(signature, tbs)
+    issuer_key: Any = key
+    issuer_key.verify(signature, tbs, *algorithm)
     return True
 
 
