@@ -44,6 +44,12 @@ class _LazyDigests(Mapping[str, bytes]):
             found = self._done[name] = new(self._data).digest()
         return found
 
+    def get(self, name: str, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        # Mapping.get, without its try/except around __getitem__: a bundle asks twice.
+        if name in self._done or name in _CONSTRUCTORS:
+            return self[name]
+        return default
+
     def __iter__(self) -> Iterator[str]:
         return iter(_CONSTRUCTORS)
 

@@ -39,11 +39,17 @@ import attrs
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from .._core import canonical, checkpoint, merkle, rfc3161, sct
 from .._core import x509 as cx509
-from .._core.keys import PublicKey, as_public_key, default_hash_for_key, verify_signature
+from .._core.keys import (
+    KIND_ED25519,
+    PublicKey,
+    as_public_key,
+    default_hash_for_key,
+    key_kind,
+    verify_signature,
+)
 from ..errors import (
     CertificateError,
     PolicyError,
@@ -617,7 +623,7 @@ def _verify_message_signature(
     # computes it once for every step that needs it); Ed25519 signs the bytes
     # themselves.
     data = artifact.data
-    if data is not None and isinstance(key, ed25519.Ed25519PublicKey):
+    if data is not None and key_kind(key) == KIND_ED25519:
         ok = _memo(
             cache,
             ("message", signer_der, artifact.digest_of_data("SHA2_256"), ms.signature),
