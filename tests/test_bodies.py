@@ -54,6 +54,58 @@ def test_rejected(pem: bytes) -> None:
         _pem_to_der(pem, "$")
 
 
+def _pem_to_der_by_lines(pem: bytes) -> bytes | None:
+    # The rule written line by line, as RFC 7468 puts it: the reference that
+    # _pem_to_der (which slices instead of splitting) must agree with.
+    lines = pem.strip().split(b"\n")
+    if len(lines) < 3:
+        return None
+    for label in (b"CERTIFICATE", b"PUBLIC KEY"):
+        if lines[0].rstrip() == b"-----BEGIN " + label + b"-----" and (
+            lines[-1].rstrip() == b"-----END " + label + b"-----"
+        ):
+            try:
+                return decode_base64_padded(b"".join(b"".join(lines[1:-1]).split()))
+            except binascii.Error:
+                return None
+    return None
+
+
+_PEM_PARTS = st.sampled_from(
+    [
+        b"-----BEGIN CERTIFICATE-----",
+        b"-----END CERTIFICATE-----",
+        b"-----BEGIN PUBLIC KEY-----",
+        b"-----END PUBLIC KEY-----",
+        B64[:64],
+        B64[64:],
+        b"AAAA",
+        b"AA==",
+        b"\n",
+        b"\r\n",
+        b" ",
+        b"\t",
+        b"!",
+        b"",
+    ]
+)
+
+
+@given(st.lists(_PEM_PARTS, max_size=10).map(b"".join))
+def test_pem_reader_agrees_with_the_line_rule(pem: bytes) -> None:
+    expected = _pem_to_der_by_lines(pem)
+    try:
+        got: bytes | None = _pem_to_der(pem, "$")
+    except TransparencyLogError:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize("pem", [CERT, CERT.replace(b"\n", b"\r\n"), b" \n" + CERT + b"\t\n"])
+def test_pem_reader_agrees_on_real_shapes(pem: bytes) -> None:
+    assert _pem_to_der(pem, "$") == _pem_to_der_by_lines(pem) == DER
+
+
 @given(
     st.one_of(
         st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),

@@ -75,24 +75,34 @@ class _Body:
         return [_Body(v, (*self.steps, i)) for i, v in enumerate(self.obj)]
 
 
-def _pem_to_der(pem: bytes, path: str) -> bytes:
+def _pem_to_der(pem: bytes, where: _Body | str) -> bytes:
     """The DER inside one PEM block labelled CERTIFICATE or PUBLIC KEY (RFC 7468),
-    nothing before it and only white space after it."""
-    lines = pem.strip().split(b"\n")
-    for label in _PEM_LABELS:
-        if (
-            len(lines) >= 3
-            and lines[0].rstrip() == b"-----BEGIN " + label + b"-----"
-            and lines[-1].rstrip() == b"-----END " + label + b"-----"
-        ):
-            break
-    else:
-        raise TransparencyLogError(f"log entry body: {path} is not a PEM certificate or key")
-    try:
-        # validate=True: any character outside the base64 alphabet is an error.
-        return decode_base64_padded(b"".join(b"".join(lines[1:-1]).split()))
-    except binascii.Error as e:
-        raise TransparencyLogError(f"log entry body: {path} has bad PEM base64") from e
+    nothing before it and only white space after it.
+
+    The first line (white space trimmed) is the block's BEGIN line, the last its
+    END line, and every line between them is base64 (white space ignored).
+    ``where`` names the field in errors (a body node, or its path).
+    """
+    text = pem.strip()
+    first, last = text.find(b"\n"), text.rfind(b"\n")
+    if first >= 0 and last > first:
+        head, tail = text[:first].rstrip(), text[last + 1 :]
+        for label in _PEM_LABELS:
+            if head == b"-----BEGIN " + label + b"-----" and tail.rstrip() == (
+                b"-----END " + label + b"-----"
+            ):
+                try:
+                    # validate=True: any character outside the base64 alphabet is an error.
+                    return decode_base64_padded(b"".join(text[first + 1 : last].split()))
+                except binascii.Error as e:
+                    raise TransparencyLogError(
+                        f"log entry body: {_where(where)} has bad PEM base64"
+                    ) from e
+    raise TransparencyLogError(f"log entry body: {_where(where)} is not a PEM certificate or key")
+
+
+def _where(where: _Body | str) -> str:
+    return where if isinstance(where, str) else where.path
 
 
 def _signer_der(node: _Body, memo: Memo[bytes] | None) -> bytes:
@@ -100,8 +110,8 @@ def _signer_der(node: _Body, memo: Memo[bytes] | None) -> bytes:
     carry the same certificate: with ``memo``, its text is decoded once."""
     text = node.str()
     if memo is None:
-        return _pem_to_der(node.b64(), node.path)
-    return memo(("body-pem", text), lambda: _pem_to_der(node.b64(), node.path))
+        return _pem_to_der(node.b64(), node)
+    return memo(("body-pem", text), lambda: _pem_to_der(node.b64(), node))
 
 
 def _mismatch(what: str) -> TransparencyLogError:
