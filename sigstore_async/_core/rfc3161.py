@@ -46,19 +46,27 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import decode_timestamp_response
 
 from sigstore_async._core import Memo
 from sigstore_async._core import x509 as _x509
 from sigstore_async._core.der import Reader, oid_content
-from sigstore_async._core.keys import PublicKey, as_public_key, verify_signature
+from sigstore_async._core.keys import (
+    KIND_EC,
+    KIND_ED25519,
+    KIND_RSA,
+    PublicKey,
+    as_public_key,
+    key_kind,
+    verify_signature,
+)
 from sigstore_async._core.tsa_authority import TsaAuthority
 from sigstore_async.errors import CertificateError, TimestampError
 
@@ -89,6 +97,21 @@ _DIGESTS_DOTTED = {
     "2.16.840.1.101.3.4.2.3": "sha512",
 }
 _SHA1 = _oid("1.3.14.3.2.26")
+#: hashlib's constructors by name: ``hashlib.new(name)`` looks the algorithm up each call.
+_HASHLIB: dict[str, Callable[[bytes], Any]] = {
+    "sha1": hashlib.sha1,  # ESS signingCertificate (v1) names certificates by SHA-1 only
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
+
+
+def _hash(name: str, data: bytes) -> bytes:
+    """``hashlib.new(name, data).digest()`` for the names of ``_HASHLIB``."""
+    digest: bytes = _HASHLIB[name](data).digest()
+    return digest
+
+
 #: CMS signature algorithms: key type, and the hash if the OID fixes one (else
 #: the SignerInfo digest algorithm's).
 _SIGNATURES: dict[bytes, tuple[str, str | None]] = {
@@ -101,11 +124,8 @@ _SIGNATURES: dict[bytes, tuple[str, str | None]] = {
     _oid("1.2.840.113549.1.1.13"): ("rsa", "SHA2_512"),
     _oid("1.3.101.112"): ("ed25519", None),
 }
-_KEY_TYPES: dict[str, type] = {
-    "ec": ec.EllipticCurvePublicKey,
-    "rsa": rsa.RSAPublicKey,
-    "ed25519": ed25519.Ed25519PublicKey,
-}
+#: Key types as ``keys.key_kind`` names them.
+_KEY_KINDS: dict[str, int] = {"ec": KIND_EC, "rsa": KIND_RSA, "ed25519": KIND_ED25519}
 
 # DER tags used below (X.690 8.1.2).
 _INTEGER, _OCTET_STRING, _OID, _SEQUENCE, _SET = 0x02, 0x04, 0x06, 0x30, 0x31
@@ -366,7 +386,7 @@ def _signature_check(
 ) -> bool:
     """One CMS signature check (pure: its result depends on the arguments only)."""
     key = authority.key
-    if key is None or not isinstance(key, _KEY_TYPES[key_type]):
+    if key is None or key_kind(key) != _KEY_KINDS[key_type]:
         return False
     return verify_signature(key, signature, message=data, hash_algorithm=hash_name)
 
@@ -379,7 +399,7 @@ _signature_ok = functools.lru_cache(maxsize=1024)(_signature_check)
 @functools.lru_cache(maxsize=64)
 def _certificate_digest(der: bytes, hash_name: str) -> bytes:
     """A trusted TSA certificate's digest (memoised: the same few certificates every time)."""
-    return hashlib.new(hash_name, der).digest()
+    return _hash(hash_name, der)
 
 
 def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
@@ -461,7 +481,7 @@ class TimestampVerifier:
             raise TimestampError(f"malformed timestamp response: {e}") from e
         if imprint_hash is None:
             raise TimestampError("unsupported message imprint hash algorithm")
-        if imprint_message != hashlib.new(imprint_hash, signature).digest():
+        if imprint_message != _hash(imprint_hash, signature):
             raise TimestampError("the timestamp is not over this signature")
         gen_time = gen_time.replace(tzinfo=UTC) if gen_time.tzinfo is None else gen_time
         gen_time = gen_time.astimezone(UTC)
@@ -493,7 +513,7 @@ class TimestampVerifier:
         message_digest = _single_attribute(
             signed, _ATTR_MESSAGE_DIGEST, _OCTET_STRING, "message digest"
         )
-        if message_digest != hashlib.new(digest_name, signed.econtent).digest():
+        if message_digest != _hash(digest_name, signed.econtent):
             raise TimestampError("the signed message digest does not match the TSTInfo")
         if signed.signature_oid not in _SIGNATURES:
             raise TimestampError("unsupported timestamp signature algorithm")
