@@ -45,6 +45,9 @@ def test_quick_benchmark_prints_its_table() -> None:
         ("process", 2),
     }
     assert report["memory_peak_rss_mib"]
+    # The machine's own two-core gain is measured beside verify_many, to read its figures by.
+    assert all(row["machine_two_core_gain"] > 0 for row in report["verify_many"])
+    assert "the machine itself, same rounds" in text
     assert report["memory_rss_mib"].keys() == report["memory_peak_rss_mib"].keys()
     assert "RSS at those points" in text
     # The table says which build it measured (.ci/run runs this on both).
