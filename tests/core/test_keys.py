@@ -10,7 +10,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from sigstore_async._core.keys import (
+    KIND_EC,
+    KIND_ED25519,
+    KIND_OTHER,
+    KIND_RSA,
+    KeyError_,
+    as_public_key,
     default_hash_for_key,
+    key_kind,
     load_der_public_key,
     verify_signature,
 )
@@ -91,3 +98,27 @@ def test_exactly_one_of_message_and_digest() -> None:
         verify_signature(key, b"sig")
     with pytest.raises(TypeError):
         verify_signature(key, b"sig", message=b"m", prehashed=b"\x00" * 32)
+
+
+def test_key_kinds_by_type_and_what_as_public_key_accepts() -> None:
+    keys = {
+        KIND_EC: _loaded(ec.generate_private_key(ec.SECP256R1())),
+        KIND_ED25519: _loaded(ed25519.Ed25519PrivateKey.generate()),
+        KIND_RSA: _loaded(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    }
+    for kind, key in keys.items():
+        assert key_kind(key) == kind
+        assert key_kind(key) == kind  # the second answer comes from the per-type table
+        assert as_public_key(key) is key
+    # Private keys, other cryptography keys and non-keys are none of them.
+    others = [ec.generate_private_key(ec.SECP256R1()), x448_key(), object(), b"key"]
+    for other in others:
+        assert key_kind(other) == KIND_OTHER
+        with pytest.raises(KeyError_):
+            as_public_key(other)
+
+
+def x448_key() -> object:
+    from cryptography.hazmat.primitives.asymmetric import x448
+
+    return x448.X448PrivateKey.generate().public_key()
