@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sigstore_async import TransparencyLogError
-from sigstore_async.models._converter import decode_base64_padded
+from sigstore_async.models._direct import decode_base64_padded
 from sigstore_async.verify._bodies import _pem_to_der
 
 DER = bytes(range(100))

@@ -51,6 +51,7 @@ COMPILABLE = (
     "sigstore_async._core.checkpoint",
     "sigstore_async._core.rfc3161",
     "sigstore_async.verify._bodies",
+    "sigstore_async.models._direct",
 )
 
 

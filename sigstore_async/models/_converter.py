@@ -31,9 +31,20 @@ from typing import Any, NewType, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
-import pybase64
 from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._direct import (
+    BytesReader,
+    FieldReader,
+    FuncReader,
+    GiveUp,
+    Int64Reader,
+    ObjectReader,
+    StrReader,
+    TupleReader,
+    decode_base64_padded,
+)
 
 __all__ = ["Int64", "Json", "WireFormatError", "converter", "structure", "unstructure"]
 
@@ -114,43 +125,6 @@ def _structure_int64(value: object, _: object) -> Int64:
 
 def _structure_int32(value: object, _: object) -> int:
     return _parse_int(value, -(2**31), 2**32 - 1)
-
-
-# Above this many characters pybase64 (SIMD) decodes faster than binascii, which
-# reads about 150 MB/s here: a bundle's certificate and log body, and the PEM
-# inside the body, are some 12 KB of base64.
-_SIMD_FROM = 128
-
-
-def decode_base64_padded(text: str | bytes) -> bytes:
-    """Standard base64 with its padding, as writers emit it (Go's ``[]byte``,
-    protobuf-JSON), in one strict call (``binascii`` for short text,
-    ``pybase64`` for long).
-
-    Strict mode still reads padding after a complete quantum ("AQID===="):
-    the length check refuses it. Accepts no more than
-    ``base64.b64decode(text, validate=True)`` and reads the same bytes.
-
-    Raises:
-        binascii.Error: anything else (non-ASCII text included).
-    """
-    n = len(text)
-    if n % 4:
-        raise binascii.Error("base64 length is not a multiple of 4")
-    # Both decoders take ASCII text as it is; other text is a ValueError.
-    pad = text[-2:].count("=") if isinstance(text, str) else text[-2:].count(b"=")
-    try:
-        if n > _SIMD_FROM:
-            raw = pybase64.b64decode(text, validate=True)
-        else:
-            raw = binascii.a2b_base64(text, strict_mode=True)
-    except binascii.Error:
-        raise
-    except ValueError as e:
-        raise binascii.Error("non-ASCII base64") from e
-    if len(raw) != n // 4 * 3 - pad:
-        raise binascii.Error("misplaced base64 padding")
-    return raw
 
 
 def decode_base64(value: str) -> bytes:
@@ -360,49 +334,24 @@ def _first_error(exc: BaseException, path: str) -> tuple[str, BaseException]:
 # vector and on mutated ones).
 
 
-class _GiveUp(Exception):
-    """The direct reader met something it leaves to ``converter``."""
-
-
-_Reader = Callable[[Any], Any]
-
-
-def _read_bytes(value: object) -> bytes:
-    """``_structure_bytes`` for the direct reader (one call less per field)."""
-    if type(value) is not str:
-        raise _GiveUp
-    return decode_base64(value)
-
-
-def _read_str(value: object) -> str:
-    if type(value) is not str:
-        raise _GiveUp
-    return value
-
-
-def _read_int64(value: object) -> int:
-    # protobuf-JSON writes 64-bit integers as decimal strings; a plain one,
-    # no sign and no leading zero, is read here, anything else by the hook.
-    if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
-        result = int(value)
-        if result <= _UINT64_MAX:
-            return result
+def _read_int64_other(value: object) -> int:
     return _structure_int64(value, None)
 
 
-_SCALARS: dict[Any, _Reader] = {
-    str: _read_str,
-    bool: lambda v: _structure_bool(v, None),
-    int: lambda v: _structure_int32(v, None),
-    Int64: _read_int64,
-    bytes: _read_bytes,
-    datetime: lambda v: _structure_datetime(v, None),
-    Json: lambda v: v,
+_SCALARS: dict[Any, FieldReader] = {
+    str: StrReader(),
+    bool: FuncReader(lambda v: _structure_bool(v, None)),
+    int: FuncReader(lambda v: _structure_int32(v, None)),
+    Int64: Int64Reader(_read_int64_other),
+    bytes: BytesReader(_decode_base64_lenient),
+    datetime: FuncReader(lambda v: _structure_datetime(v, None)),
+    Json: FuncReader(lambda v: v),
 }
-_DIRECT: dict[type[Any], _Reader | None] = {}
+# Each attrs class's reader; None for a class the fast path leaves to ``converter``.
+_DIRECT: dict[type[Any], ObjectReader | None] = {}
 
 
-def _reader_for(tp: Any) -> _Reader | None:
+def _reader_for(tp: Any) -> FieldReader | None:
     """A direct reader for a field type, or None when it has none."""
     if tp in _SCALARS:
         return _SCALARS[tp]
@@ -412,59 +361,32 @@ def _reader_for(tp: Any) -> _Reader | None:
         return _reader_for(next(a for a in args if a is not type(None)))
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         element = _reader_for(args[0])
-        if element is None:
-            return None
-
-        def read_tuple(value: Any, element: _Reader = element) -> tuple[Any, ...]:
-            if type(value) is not list:
-                raise _GiveUp
-            return tuple([element(item) for item in value])
-
-        return read_tuple
+        return None if element is None else TupleReader(element)
     if _is_attrs(tp):
-        return _direct(tp)
+        return _object_reader(tp)
     return None
 
 
-def _direct(cls: type[Any]) -> _Reader | None:
+def _object_reader(cls: type[Any]) -> ObjectReader | None:
     if cls in _DIRECT:
-        found = _DIRECT[cls]
-        # A class met again while its table is being built (a recursive
-        # model): read it through the table once that is done.
-        return found if found is not None else (lambda v: _direct_read(cls, v))
-    _DIRECT[cls] = None
+        return _DIRECT[cls]  # a recursive model meets its own reader, not yet ready
+    reader = _DIRECT[cls] = ObjectReader(cls)
     attrs.resolve_types(cls)
-    table: dict[str, tuple[str, _Reader]] = {}
     for field in attrs.fields(cls):
-        reader = _reader_for(field.type)
-        if reader is None or field.converter is not None or field.validator is not None:
-            return None  # the class stays None: converter reads it
+        field_reader = _reader_for(field.type)
+        if field_reader is None or field.converter is not None or field.validator is not None:
+            _DIRECT[cls] = None  # converter reads it; the reader stays not ready
+            return None
         # Both the lowerCamelCase and the original name, as the converter accepts.
-        table[camel(field.name)] = table[field.name] = (field.name, reader)
-
-    def read(value: Any) -> Any:
-        if type(value) is not dict:
-            raise _GiveUp
-        kwargs: dict[str, Any] = {}
-        for key, item in value.items():
-            spec = table.get(key)
-            if spec is None:
-                if type(key) is not str:
-                    raise _GiveUp
-                continue  # unknown keys are ignored
-            if item is not None:  # null means "not set"
-                kwargs[spec[0]] = spec[1](item)
-        return cls(**kwargs)
-
-    _DIRECT[cls] = read
-    return read
+        reader.table[camel(field.name)] = reader.table[field.name] = (field.name, field_reader)
+    reader.ready = True
+    return reader
 
 
-def _direct_read(cls: type[Any], value: Any) -> Any:
-    reader = _DIRECT.get(cls)
-    if reader is None:
-        raise _GiveUp
-    return reader(value)
+def _direct(cls: type[Any]) -> Callable[[Any], Any] | None:
+    """The direct reader of an attrs class, or None when ``converter`` reads it."""
+    reader = _object_reader(cls)
+    return None if reader is None else reader.read
 
 
 def structure(data: object, cls: type[T]) -> T:
@@ -478,7 +400,7 @@ def structure(data: object, cls: type[T]) -> T:
         try:
             result: T = reader(data)
             return result
-        except (_GiveUp, WireFormatError, TypeError, ValueError, KeyError, RecursionError):
+        except (GiveUp, WireFormatError, TypeError, ValueError, KeyError, RecursionError):
             pass  # read again below, for the error and its path
     return _structure_slow(data, cls)
 

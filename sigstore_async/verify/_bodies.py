@@ -21,7 +21,7 @@ from typing import Any
 
 from .._core import Memo
 from ..errors import TransparencyLogError
-from ..models._converter import decode_base64_padded
+from ..models._direct import decode_base64_padded
 from ..models.dsse import Envelope
 from ..models.rekor import TransparencyLogEntry
 from .artifact import DIGEST_ALGORITHMS, Artifact
