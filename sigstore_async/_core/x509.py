@@ -55,6 +55,7 @@ __all__ = [
     "chain_signatures_valid",
     "check_leaf",
     "check_validity",
+    "validity_window",
     "is_self_signed",
     "leaf_identity",
     "load_certificate",
@@ -375,6 +376,15 @@ def _check_times(at: Sequence[datetime]) -> None:
         raise ValueError("at least one verification time is needed")
     if any(t.tzinfo is None for t in at):
         raise ValueError("verification times must be timezone-aware")
+
+
+def validity_window(cert: x509.Certificate) -> tuple[datetime, datetime] | None:
+    """``cert``'s validity (not before, not after; inclusive, RFC 5280 4.1.2.5), or
+    None when it does not read. Never raises."""
+    try:
+        return cert.not_valid_before_utc, cert.not_valid_after_utc
+    except _PARSE_ERRORS:
+        return None
 
 
 def check_validity(certificates: Sequence[x509.Certificate], *, at: Sequence[datetime]) -> None:

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from .._core import canonical, checkpoint, merkle, rfc3161, sct
+from .._core import IdentityTable, by_identity, canonical, checkpoint, merkle, rfc3161, sct
 from .._core import x509 as cx509
 from .._core.keys import (
     KIND_ED25519,
@@ -283,6 +283,8 @@ class _Leaf:
     identity: cx509.FulcioIdentity
     key: PublicKey
     extensions: cx509.LeafExtensions
+    #: Its validity window, read once (a batch checks it for every bundle), or None.
+    validity: tuple[datetime, datetime] | None
 
 
 def _load_leaf(der: bytes) -> _Leaf:
@@ -294,7 +296,28 @@ def _load_leaf(der: bytes) -> _Leaf:
         key = as_public_key(cert.public_key())
     except (ValueError, UnsupportedAlgorithm) as e:
         raise CertificateError(f"unsupported certificate key: {e}") from e
-    return _Leaf(cert=cert, identity=identity, key=key, extensions=extensions)
+    return _Leaf(
+        cert=cert,
+        identity=identity,
+        key=key,
+        extensions=extensions,
+        validity=cx509.validity_window(cert),
+    )
+
+
+# The validity windows of the trust root's CA chains, by chain object.
+_CHAIN_WINDOWS: IdentityTable = {}
+
+
+def _chain_windows(
+    chain: tuple[x509.Certificate, ...],
+) -> tuple[tuple[datetime, datetime] | None, ...]:
+    return tuple(cx509.validity_window(cert) for cert in chain)
+
+
+def _valid_at(windows: Sequence[tuple[datetime, datetime] | None], when: datetime) -> bool:
+    """Whether every window holds ``when`` (inclusive); a window that did not read holds nothing."""
+    return all(w is not None and w[0] <= when <= w[1] for w in windows)
 
 
 def _tsa_verifier(trust: TrustMaterial) -> rfc3161.TimestampVerifier:
@@ -523,9 +546,12 @@ def _verify_certificate(
                 partial(_chain_ok, leaf.cert, leaf_der, ca.chain),
             ):
                 continue
-            try:
-                cx509.check_validity([leaf.cert, *ca.chain], at=[when])
-            except CertificateError:
+            # x509.check_validity's rule over windows read once: the leaf's with
+            # the leaf, the chain's by identity.
+            if not (
+                _valid_at((leaf.validity,), when)
+                and _valid_at(by_identity(_CHAIN_WINDOWS, ca.chain, _chain_windows), when)
+            ):
                 continue
             issuer = ca.chain[0], ca.chain_der[0]
             break

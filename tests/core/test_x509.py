@@ -376,6 +376,36 @@ def test_verify_chain_validity_times(pki: Pki, times: list[datetime], ok: bool) 
             cx509.verify_chain(pki.leaf, pki.chain, at=times)
 
 
+@pytest.mark.parametrize(
+    "offset",
+    [
+        timedelta(0),
+        -timedelta(minutes=5),  # not_before, inclusive
+        timedelta(minutes=5),  # not_after, inclusive
+        -timedelta(minutes=5, seconds=1),
+        timedelta(minutes=5, seconds=1),
+        timedelta(days=400),
+    ],
+)
+def test_validity_windows_follow_check_validity(pki: Pki, offset: timedelta) -> None:
+    # The verifier reads each certificate's window once (validity_window) and checks
+    # times against the windows (core._valid_at): the same rule as check_validity.
+    from sigstore_async.verify.core import _chain_windows, _valid_at
+
+    certs = [pki.leaf, *pki.chain]
+    for cert in certs:
+        assert cx509.validity_window(cert) == (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    when = T0 + offset
+    try:
+        cx509.check_validity(certs, at=[when])
+        expected = True
+    except CertificateError:
+        expected = False
+    windows = (cx509.validity_window(pki.leaf), *_chain_windows(tuple(pki.chain)))
+    assert _valid_at(windows, when) is expected
+    assert not _valid_at((*windows, None), when)  # a window that did not read holds nothing
+
+
 def test_verify_chain_checks_ca_validity() -> None:
     root = make_cert("root", _key("p384-root"), extensions=ca_extensions(path_length=1))
     intermediate = make_cert(
