@@ -46,9 +46,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -97,21 +96,6 @@ _DIGESTS_DOTTED = {
     "2.16.840.1.101.3.4.2.3": "sha512",
 }
 _SHA1 = _oid("1.3.14.3.2.26")
-#: hashlib's constructors by name: ``hashlib.new(name)`` looks the algorithm up each call.
-_HASHLIB: dict[str, Callable[[bytes], Any]] = {
-    "sha1": hashlib.sha1,  # ESS signingCertificate (v1) names certificates by SHA-1 only
-    "sha256": hashlib.sha256,
-    "sha384": hashlib.sha384,
-    "sha512": hashlib.sha512,
-}
-
-
-def _hash(name: str, data: bytes) -> bytes:
-    """``hashlib.new(name, data).digest()`` for the names of ``_HASHLIB``."""
-    digest: bytes = _HASHLIB[name](data).digest()
-    return digest
-
-
 #: CMS signature algorithms: key type, and the hash if the OID fixes one (else
 #: the SignerInfo digest algorithm's).
 _SIGNATURES: dict[bytes, tuple[str, str | None]] = {
@@ -399,7 +383,7 @@ _signature_ok = functools.lru_cache(maxsize=1024)(_signature_check)
 @functools.lru_cache(maxsize=64)
 def _certificate_digest(der: bytes, hash_name: str) -> bytes:
     """A trusted TSA certificate's digest (memoised: the same few certificates every time)."""
-    return _hash(hash_name, der)
+    return hashlib.new(hash_name, der).digest()
 
 
 def _ess_problem(token: _SignedToken, leaf_der: bytes) -> str | None:
@@ -481,7 +465,7 @@ class TimestampVerifier:
             raise TimestampError(f"malformed timestamp response: {e}") from e
         if imprint_hash is None:
             raise TimestampError("unsupported message imprint hash algorithm")
-        if imprint_message != _hash(imprint_hash, signature):
+        if imprint_message != hashlib.new(imprint_hash, signature).digest():
             raise TimestampError("the timestamp is not over this signature")
         gen_time = gen_time.replace(tzinfo=UTC) if gen_time.tzinfo is None else gen_time
         gen_time = gen_time.astimezone(UTC)
@@ -513,7 +497,7 @@ class TimestampVerifier:
         message_digest = _single_attribute(
             signed, _ATTR_MESSAGE_DIGEST, _OCTET_STRING, "message digest"
         )
-        if message_digest != _hash(digest_name, signed.econtent):
+        if message_digest != hashlib.new(digest_name, signed.econtent).digest():
             raise TimestampError("the signed message digest does not match the TSTInfo")
         if signed.signature_oid not in _SIGNATURES:
             raise TimestampError("unsupported timestamp signature algorithm")

@@ -53,15 +53,17 @@ __all__ = [
     "FulcioIdentity",
     "LeafExtensions",
     "chain_signatures_valid",
+    "chain_windows",
     "check_leaf",
     "check_validity",
-    "validity_window",
     "is_self_signed",
     "leaf_identity",
     "load_certificate",
     "read_leaf_extensions",
+    "validity_window",
     "verify_chain",
     "verify_chain_signatures",
+    "windows_hold",
 ]
 
 #: The arc under which Fulcio puts its certificate extensions.
@@ -385,6 +387,29 @@ def validity_window(cert: x509.Certificate) -> tuple[datetime, datetime] | None:
         return cert.not_valid_before_utc, cert.not_valid_after_utc
     except _PARSE_ERRORS:
         return None
+
+
+_CHAIN_WINDOWS: IdentityTable = {}
+
+
+def _read_chain_windows(
+    chain: Sequence[x509.Certificate],
+) -> tuple[tuple[datetime, datetime] | None, ...]:
+    return tuple(validity_window(cert) for cert in chain)
+
+
+def chain_windows(
+    chain: Sequence[x509.Certificate],
+) -> tuple[tuple[datetime, datetime] | None, ...]:
+    """``validity_window`` of each certificate of a trust root's CA chain, read once
+    per chain object (a batch checks the same chain for every bundle)."""
+    return by_identity(_CHAIN_WINDOWS, chain, _read_chain_windows)
+
+
+def windows_hold(windows: Sequence[tuple[datetime, datetime] | None], when: datetime) -> bool:
+    """``check_validity``'s rule over windows already read: whether every window
+    holds ``when`` (inclusive at both ends); a window that did not read holds nothing."""
+    return all(w is not None and w[0] <= when <= w[1] for w in windows)
 
 
 def check_validity(certificates: Sequence[x509.Certificate], *, at: Sequence[datetime]) -> None:

@@ -98,7 +98,7 @@ class BytesReader(FieldReader):
         self.lenient = lenient
 
     def read(self, value: object) -> Any:
-        if not isinstance(value, str) or type(value) is not str:
+        if type(value) is not str:
             raise GiveUp
         try:
             return decode_base64_padded(value)
@@ -114,13 +114,7 @@ class Int64Reader(FieldReader):
         self.other = other
 
     def read(self, value: object) -> Any:
-        if (
-            isinstance(value, str)
-            and type(value) is str
-            and value.isascii()
-            and value.isdigit()
-            and value[0] != "0"
-        ):
+        if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
             result = int(value)
             if result <= _UINT64_MAX:
                 return result
@@ -144,7 +138,7 @@ class TupleReader(FieldReader):
         self.element = element
 
     def read(self, value: object) -> Any:
-        if not isinstance(value, list) or type(value) is not list:
+        if type(value) is not list:
             raise GiveUp
         element = self.element
         return tuple([element.read(item) for item in value])
@@ -164,7 +158,7 @@ class ObjectReader(FieldReader):
         self.ready = False
 
     def read(self, value: object) -> Any:
-        if not self.ready or not isinstance(value, dict) or type(value) is not dict:
+        if not self.ready or type(value) is not dict:
             raise GiveUp
         table = self.table
         kwargs: dict[str, Any] = {}

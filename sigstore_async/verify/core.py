@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from .._core import IdentityTable, by_identity, canonical, checkpoint, merkle, rfc3161, sct
+from .._core import canonical, checkpoint, merkle, rfc3161, sct
 from .._core import x509 as cx509
 from .._core.keys import (
     KIND_ED25519,
@@ -305,21 +305,6 @@ def _load_leaf(der: bytes) -> _Leaf:
     )
 
 
-# The validity windows of the trust root's CA chains, by chain object.
-_CHAIN_WINDOWS: IdentityTable = {}
-
-
-def _chain_windows(
-    chain: tuple[x509.Certificate, ...],
-) -> tuple[tuple[datetime, datetime] | None, ...]:
-    return tuple(cx509.validity_window(cert) for cert in chain)
-
-
-def _valid_at(windows: Sequence[tuple[datetime, datetime] | None], when: datetime) -> bool:
-    """Whether every window holds ``when`` (inclusive); a window that did not read holds nothing."""
-    return all(w is not None and w[0] <= when <= w[1] for w in windows)
-
-
 def _tsa_verifier(trust: TrustMaterial) -> rfc3161.TimestampVerifier:
     authorities = [
         rfc3161.TsaAuthority(
@@ -546,11 +531,10 @@ def _verify_certificate(
                 partial(_chain_ok, leaf.cert, leaf_der, ca.chain),
             ):
                 continue
-            # x509.check_validity's rule over windows read once: the leaf's with
-            # the leaf, the chain's by identity.
+            # check_validity's rule over windows read once: the leaf's with the leaf.
             if not (
-                _valid_at((leaf.validity,), when)
-                and _valid_at(by_identity(_CHAIN_WINDOWS, ca.chain, _chain_windows), when)
+                cx509.windows_hold((leaf.validity,), when)
+                and cx509.windows_hold(cx509.chain_windows(ca.chain), when)
             ):
                 continue
             issuer = ca.chain[0], ca.chain_der[0]

@@ -388,10 +388,8 @@ def test_verify_chain_validity_times(pki: Pki, times: list[datetime], ok: bool) 
     ],
 )
 def test_validity_windows_follow_check_validity(pki: Pki, offset: timedelta) -> None:
-    # The verifier reads each certificate's window once (validity_window) and checks
-    # times against the windows (core._valid_at): the same rule as check_validity.
-    from sigstore_async.verify.core import _chain_windows, _valid_at
-
+    # The verifier reads each certificate's window once (validity_window, chain_windows)
+    # and checks times against the windows (windows_hold): the same rule as check_validity.
     certs = [pki.leaf, *pki.chain]
     for cert in certs:
         assert cx509.validity_window(cert) == (cert.not_valid_before_utc, cert.not_valid_after_utc)
@@ -401,9 +399,10 @@ def test_validity_windows_follow_check_validity(pki: Pki, offset: timedelta) -> 
         expected = True
     except CertificateError:
         expected = False
-    windows = (cx509.validity_window(pki.leaf), *_chain_windows(tuple(pki.chain)))
-    assert _valid_at(windows, when) is expected
-    assert not _valid_at((*windows, None), when)  # a window that did not read holds nothing
+    windows = (cx509.validity_window(pki.leaf), *cx509.chain_windows(tuple(pki.chain)))
+    assert cx509.windows_hold(windows, when) is expected
+    # A window that did not read holds nothing.
+    assert not cx509.windows_hold((*windows, None), when)
 
 
 def test_verify_chain_checks_ca_validity() -> None:
