@@ -513,6 +513,13 @@ def test_enums_match_sigstore_protobuf_specs(enum: Any) -> None:
         assert name == theirs[number] or name.endswith("_" + theirs[number]), name
 
 
+def test_the_models_hash_algorithm_names_are_the_schemas() -> None:
+    from sigstore_async.models.common import HASH_ALGORITHMS
+
+    enum = pb._POOL.FindEnumTypeByName("dev.sigstore.common.v1.HashAlgorithm")
+    assert {v.name for v in enum.values if v.number} == HASH_ALGORITHMS
+
+
 @pytest.mark.parametrize(
     "package",
     [

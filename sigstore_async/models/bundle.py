@@ -17,6 +17,7 @@ import attrs
 from ..errors import InvalidBundle
 from ._converter import WireFormatError, structure, unstructure
 from .common import (
+    HASH_ALGORITHMS,
     MessageSignature,
     PublicKeyIdentifier,
     RFC3161SignedTimestamp,
@@ -183,10 +184,20 @@ class Bundle:
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_protobuf(self) -> bytes:
-        """The binary protobuf encoding of this bundle."""
+        """The binary protobuf encoding of this bundle.
+
+        Raises:
+            InvalidBundle: a field holds a value protobuf cannot encode (an enum
+                name the schema does not have, say); possible only for a bundle
+                built by hand, as :meth:`from_json` and :meth:`from_dict` refuse them.
+        """
         from ._protobuf import bundle_json_to_binary
 
-        return bundle_json_to_binary(self.to_dict())
+        try:
+            return bundle_json_to_binary(self.to_dict())
+        except ValueError as e:
+            # Only a bundle built by hand, not one read by from_json, gets here.
+            raise InvalidBundle(f"no protobuf encoding: {e}", path="$") from e
 
     # --- invariants --------------------------------------------------------
 
@@ -208,10 +219,19 @@ class Bundle:
             if not self.message_signature.signature:
                 raise InvalidBundle("empty signature", path="$.messageSignature.signature")
             md = self.message_signature.message_digest
-            if md is not None and (not md.digest or not md.algorithm):
+            if md is not None and (
+                not md.digest or md.algorithm in ("", "HASH_ALGORITHM_UNSPECIFIED")
+            ):
                 raise InvalidBundle(
                     "message digest without algorithm or value",
                     path="$.messageSignature.messageDigest",
+                )
+            if md is not None and md.algorithm not in HASH_ALGORITHMS:
+                # protobuf-JSON: an enum is one of its names; a name the schema
+                # does not have is malformed (and has no binary encoding).
+                raise InvalidBundle(
+                    f"unknown hash algorithm {md.algorithm!r:.40}",
+                    path="$.messageSignature.messageDigest.algorithm",
                 )
         if self.dsse_envelope is not None:
             env = self.dsse_envelope

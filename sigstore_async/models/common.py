@@ -13,6 +13,7 @@ import attrs
 from ._converter import Int64
 
 __all__ = [
+    "HASH_ALGORITHMS",
     "DistinguishedName",
     "HashOutput",
     "LogId",
@@ -26,6 +27,10 @@ __all__ = [
 ]
 
 _ = Int64  # re-exported for sibling modules' annotations
+
+#: The names of ``dev.sigstore.common.v1.HashAlgorithm`` other than its zero value
+#: (``HASH_ALGORITHM_UNSPECIFIED``, which means "not set").
+HASH_ALGORITHMS = frozenset({"SHA2_256", "SHA2_384", "SHA2_512", "SHA3_256", "SHA3_384"})
 
 
 @attrs.frozen
