@@ -17,6 +17,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ._core.x509 import PARSE_ERRORS
 from ._http import ServiceClient, request
 from .errors import IdentityError, ServiceError
 
@@ -94,5 +95,5 @@ def _read_chain(response: httpx.Response) -> list[bytes]:
             x509.load_pem_x509_certificate(p.encode()).public_bytes(serialization.Encoding.DER)
             for p in pems
         ]
-    except ValueError as e:
+    except PARSE_ERRORS as e:
         raise bad(f"malformed PEM certificate: {e}") from e

@@ -78,3 +78,22 @@ class ManualClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+def with_bad_version(der: bytes) -> bytes:
+    """A DER certificate with its version set to 125, which X.509 does not have.
+
+    cryptography refuses it with ``InvalidVersion``, which is not a ValueError:
+    a site that catches only ValueError lets it escape.
+    """
+    at = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
+    return der[: at + 4] + b"\x7c" + der[at + 5 :]
+
+
+def with_unknown_key_algorithm(der: bytes) -> bytes:
+    """A DER certificate whose subjectPublicKeyInfo names an algorithm cryptography
+    does not know (id-ecPublicKey's last arc changed): it loads, but its
+    ``public_key()`` raises ``UnsupportedAlgorithm``."""
+    ec_public_key = b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01"
+    assert der.count(ec_public_key) == 1
+    return der.replace(ec_public_key, ec_public_key[:-1] + b"\x09")

@@ -50,7 +50,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from rfc3161_client import decode_timestamp_response
 
@@ -327,7 +326,7 @@ class _Authority:
             self._prepare(authority)
         except (CertificateError, TimestampError) as e:
             self.problem = e.message
-        except (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension) as e:
+        except _x509.PARSE_ERRORS as e:
             self.problem = f"malformed certificate: {e}"
 
     def _prepare(self, authority: TsaAuthority) -> None:

@@ -51,6 +51,7 @@ from sigstore_async.errors import CertificateError
 __all__ = [
     "FULCIO_EXTENSION_ARC",
     "FulcioIdentity",
+    "PARSE_ERRORS",
     "LeafExtensions",
     "chain_signatures_valid",
     "chain_windows",
@@ -110,9 +111,10 @@ _SIGNATURE_SPECS: dict[x509.ObjectIdentifier, tuple[int, tuple[object, ...]]] = 
 }
 assert set(_SIGNATURE_SPECS) == _ALLOWED_SIGNATURE_ALGORITHMS
 
-# What cryptography raises on malformed or unsupported content when a lazily
-# parsed part of a certificate is first touched.
-_PARSE_ERRORS = (
+#: What cryptography raises on a malformed or unsupported certificate, when it
+#: is loaded or when a lazily parsed part of it is first touched. Not all are
+#: ValueErrors: ``InvalidVersion`` (a version other than v1 to v3) is not.
+PARSE_ERRORS = (
     ValueError,
     TypeError,
     UnsupportedAlgorithm,
@@ -130,14 +132,14 @@ def load_certificate(der: bytes) -> x509.Certificate:
     """
     try:
         return x509.load_der_x509_certificate(der)
-    except _PARSE_ERRORS as e:
+    except PARSE_ERRORS as e:
         raise CertificateError(f"malformed certificate: {e}") from e
 
 
 def _extensions(cert: x509.Certificate) -> x509.Extensions:
     try:
         return cert.extensions
-    except _PARSE_ERRORS as e:
+    except PARSE_ERRORS as e:
         raise CertificateError(f"malformed certificate extensions: {e}") from e
 
 
@@ -163,7 +165,7 @@ def _issued_by(
         if child_der is not None:
             return _signed_by(child, child_der, parent)
         child.verify_directly_issued_by(parent)
-    except (InvalidSignature, *_PARSE_ERRORS):
+    except (InvalidSignature, *PARSE_ERRORS):
         return False
     return True
 
@@ -254,7 +256,7 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     try:
         if cert.issuer != cert.subject:
             return False
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         return False
     return _issued_by(cert, cert)
 
@@ -329,7 +331,7 @@ def _ca_path_problem(chain: tuple[x509.Certificate, ...]) -> str | None:
         try:
             if cert.issuer != cert.subject:
                 below += 1
-        except _PARSE_ERRORS:
+        except PARSE_ERRORS:
             return f"chain[{i}]: malformed name"
     return None
 
@@ -385,7 +387,7 @@ def validity_window(cert: x509.Certificate) -> tuple[datetime, datetime] | None:
     None when it does not read. Never raises."""
     try:
         return cert.not_valid_before_utc, cert.not_valid_after_utc
-    except _PARSE_ERRORS:
+    except PARSE_ERRORS:
         return None
 
 
@@ -426,7 +428,7 @@ def check_validity(certificates: Sequence[x509.Certificate], *, at: Sequence[dat
     for i, cert in enumerate(certificates):
         try:
             not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-        except _PARSE_ERRORS as e:
+        except PARSE_ERRORS as e:
             raise CertificateError(f"certificate {i}: malformed validity: {e}") from e
         if earliest < not_before:
             raise CertificateError(
@@ -575,7 +577,7 @@ def read_leaf_extensions(der: bytes) -> LeafExtensions:
 def _der(cert: x509.Certificate) -> bytes:
     try:
         return cert.public_bytes(serialization.Encoding.DER)
-    except _PARSE_ERRORS as e:  # pragma: no cover - a loaded certificate re-encodes
+    except PARSE_ERRORS as e:  # pragma: no cover - a loaded certificate re-encodes
         raise CertificateError(f"malformed certificate: {e}") from e
 
 

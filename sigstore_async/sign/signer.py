@@ -286,7 +286,11 @@ def check_issued_certificate(
         CertificateTransparencyError: no valid SCT from a trusted CT log.
     """
     leaf = cx509.load_certificate(chain_der[0])
-    if _spki(leaf.public_key()) != public_key_der:
+    try:
+        leaf_key_der = _spki(leaf.public_key())
+    except cx509.PARSE_ERRORS as e:
+        raise CertificateError(f"Fulcio's certificate has an unusable key: {e}") from e
+    if leaf_key_der != public_key_der:
         raise CertificateError("Fulcio certified another public key than the one requested")
     cx509.check_leaf(leaf)
     identity = cx509.leaf_identity(leaf)

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from .._core.keys import PublicKey, as_public_key
+from .._core.x509 import PARSE_ERRORS
 from .._time import Clock
 from ._faults import Adversary, Faults
 from ._http import HTTPError, Request, Response, Route, bad_request
@@ -125,7 +126,7 @@ class Fulcio:
                 csr = x509.load_pem_x509_csr(pem)
                 key = as_public_key(csr.public_key())
                 valid = csr.is_signature_valid
-            except (ValueError, binascii.Error, UnsupportedAlgorithm) as e:
+            except (binascii.Error, *PARSE_ERRORS) as e:
                 raise bad_request(f"malformed certificate signing request: {e}") from e
             if not valid:
                 raise bad_request("the certificate signing request's signature does not verify")

@@ -36,12 +36,12 @@ from urllib.parse import urlsplit
 import anyio
 import attrs
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from .._core import canonical, checkpoint, merkle
 from .._core.keys import PublicKey, as_public_key, verify_signature
+from .._core.x509 import PARSE_ERRORS
 from .._time import Clock
 from ..models._converter import Int64, unstructure
 from ..models.common import LogId
@@ -107,7 +107,7 @@ def _pem_signer(pem: bytes, what: str) -> PublicKey:
         if b"CERTIFICATE" in pem:
             return as_public_key(x509.load_pem_x509_certificate(pem).public_key())
         return as_public_key(serialization.load_pem_public_key(pem))
-    except (ValueError, UnsupportedAlgorithm) as e:
+    except PARSE_ERRORS as e:
         raise bad_request(f"{what} is not a PEM certificate or public key: {e}") from e
 
 
@@ -546,7 +546,7 @@ def _v2_verifier(verifier: object, what: str) -> tuple[PublicKey, dict[str, Any]
             key = as_public_key(x509.load_der_x509_certificate(raw).public_key())
         else:
             key = as_public_key(serialization.load_der_public_key(raw))
-    except (ValueError, UnsupportedAlgorithm) as e:
+    except PARSE_ERRORS as e:
         raise bad_request(f"{what}.{field} is malformed: {e}") from e
     curve = _KEY_DETAILS_CURVE.get(str(details))
     if curve is not None:

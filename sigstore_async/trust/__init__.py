@@ -20,6 +20,7 @@ import attrs
 from cryptography import x509
 
 from .._core.keys import KeyError_, PublicKey, load_der_public_key
+from .._core.x509 import PARSE_ERRORS
 from ..errors import InvalidTrustRoot
 from ..models.common import TimeRange
 from ..models.trust_root import (
@@ -110,7 +111,7 @@ def _authorities(
         ders = tuple(c.raw_bytes for c in ca.cert_chain.certificates)
         try:
             chain = tuple(x509.load_der_x509_certificate(d) for d in ders)
-        except ValueError as e:
+        except PARSE_ERRORS as e:
             raise InvalidTrustRoot(
                 f"malformed certificate: {e}", path=f"$.{field}[{i}].certChain"
             ) from e

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from sigstore_async.errors import (
     CertificateError,
@@ -30,11 +31,13 @@ from sigstore_async.sign.signer import (
     SignInput,
     SignProgress,
     Subject,
+    check_issued_certificate,
 )
 from sigstore_async.testing import Adversary, LocalSigstore
 from sigstore_async.trust import TrustMaterial
 from sigstore_async.verify import Identity, Verifier
 from sigstore_async.verify.artifact import Artifact
+from tests.conftest import with_unknown_key_algorithm
 
 from .conftest import FAST_RETRY, FakeClock
 
@@ -342,6 +345,22 @@ async def test_fulcio_lies_are_caught(
     with pytest.raises(error, match=match):
         async with _signer(stack, trust, clock):
             pass
+
+
+async def test_a_certified_key_that_cannot_be_read_is_a_certificate_error(
+    stack: LocalSigstore, trust: TrustMaterial, clock: FakeClock
+) -> None:
+    # A certificate whose key names an algorithm cryptography does not know:
+    # public_key() raises UnsupportedAlgorithm, which must not escape the check.
+    chain = [c.public_bytes(serialization.Encoding.DER) for c in stack.keys.fulcio.chain]
+    with pytest.raises(CertificateError, match="unusable key"):
+        check_issued_certificate(
+            [with_unknown_key_algorithm(chain[0]), *chain[1:]],
+            public_key_der=b"",
+            token=IdentityToken.from_jwt(stack.issue_token(IDENTITY), now=clock()),
+            trust=trust,
+            now=clock(),
+        )
 
 
 LOG_LIES = [

@@ -182,7 +182,30 @@ def _bad_bodies(token: str, key: ec.EllipticCurvePrivateKey) -> list[tuple[Any, 
             "malformed",
         ),
         ({"credentials": {"oidcIdentityToken": 5}, **{"x": 1}}, "string"),
+        (
+            {
+                "credentials": good["credentials"],
+                "certificateSigningRequest": b64(_csr_with_version(key, 5)),
+            },
+            "malformed certificate signing request",
+        ),
     ]
+
+
+def _csr_with_version(key: ec.EllipticCurvePrivateKey, version: int) -> bytes:
+    """A PEM CSR whose version is not v1 (cryptography: InvalidVersion, not a ValueError)."""
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256())
+    )
+    der = csr.public_bytes(serialization.Encoding.DER)
+    at = der.index(b"\x02\x01\x00")  # CertificationRequestInfo.version, INTEGER 0
+    bad = der[: at + 2] + bytes([version]) + der[at + 3 :]
+    with pytest.raises(x509.InvalidVersion):
+        x509.load_der_x509_csr(bad)
+    body = base64.encodebytes(bad)
+    return b"-----BEGIN CERTIFICATE REQUEST-----\n" + body + b"-----END CERTIFICATE REQUEST-----\n"
 
 
 async def test_bad_requests_are_400() -> None:

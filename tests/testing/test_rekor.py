@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore_async._core import checkpoint, merkle
 from sigstore_async._core.keys import load_der_public_key
 from sigstore_async.testing import LocalSigstore
+from tests.conftest import with_bad_version
 
 from ._local import (
     b64,
     certificate,
+    der,
     dsse_v1,
     dsse_v2,
     hashedrekord_v1,
@@ -29,6 +31,11 @@ from ._local import (
 )
 
 pytestmark = pytest.mark.anyio
+
+
+def _pem(certificate_der: bytes) -> bytes:
+    body = base64.encodebytes(certificate_der)
+    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
 
 
 async def _signed(stack: LocalSigstore, http: Any, data: bytes) -> tuple[Any, bytes, bytes]:
@@ -189,6 +196,19 @@ def _v1_bad(leaf: Any, sig: bytes, digest: bytes) -> list[tuple[Any, str]]:
                 },
             },
             "PEM",
+        ),
+        (
+            {
+                **good,
+                "spec": {
+                    **spec,
+                    "signature": {
+                        **spec["signature"],
+                        "publicKey": {"content": b64(_pem(with_bad_version(der(leaf))))},
+                    },
+                },
+            },
+            "not a PEM certificate",
         ),
         (
             {
@@ -376,6 +396,21 @@ def _v2_bad(leaf: Any, sig: bytes, digest: bytes) -> list[tuple[Any, str]]:
                         "verifier": {
                             "keyDetails": "PKIX_ECDSA_P256_SHA_256",
                             "publicKey": {"rawBytes": b64(b"junk")},
+                        },
+                    },
+                }
+            },
+            "malformed",
+        ),
+        (
+            {
+                "hashedRekordRequestV002": {
+                    **good,
+                    "signature": {
+                        **good["signature"],
+                        "verifier": {
+                            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                            "x509Certificate": {"rawBytes": b64(with_bad_version(der(leaf)))},
                         },
                     },
                 }
