@@ -183,7 +183,11 @@ def test_int64_as_string_or_number() -> None:
     e1 = structure({"logIndex": "5", "integratedTime": 7}, TransparencyLogEntry)
     assert (e1.log_index, e1.integrated_time) == (5, 7)
     assert unstructure(e1) == {"logIndex": "5", "integratedTime": "7"}
-    for bad in (True, "5.5", "0x10", "-", 1.5, str(2**64), [1]):
+    # int64 bounds, as a string and as a number (protobuf accepts both).
+    for edge in (2**63 - 1, -(2**63)):
+        assert structure({"logIndex": str(edge)}, TransparencyLogEntry).log_index == edge
+        assert structure({"logIndex": edge}, TransparencyLogEntry).log_index == edge
+    for bad in (True, "5.5", "0x10", "-", 1.5, str(2**64), [1], str(2**63), 2**63, -(2**63) - 1):
         with pytest.raises(WireFormatError):
             structure({"logIndex": bad}, TransparencyLogEntry)
 

@@ -12,12 +12,20 @@ import base64
 import copy
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import pytest
 
-from sigstore_async import Bundle, Identity, TrustMaterial, VerificationError, VerifyingKey
+from sigstore_async import (
+    Bundle,
+    Identity,
+    TransparencyLogError,
+    TrustMaterial,
+    VerificationError,
+    VerifyingKey,
+)
 from sigstore_async.trust import embedded_trusted_root
 from sigstore_async.verify import Artifact, VerifyCache, verify_bundle
 from tests._vectors import Case, cases
@@ -257,3 +265,37 @@ def test_mutations_are_rejected_with_a_warm_shared_cache(
         else:
             pytest.fail(f"{case.name}: {label} accepted with a warm cache")
         _verify(case, data, trust, cache)  # and the genuine bundle still passes
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        int((NOW + timedelta(days=1)).timestamp()),
+        253402300800,  # 10000-01-01: no datetime holds it
+        2**63 - 1,  # the largest int64
+    ],
+)
+def test_integrated_time_past_now_is_a_log_error(seconds: int, vectors: object) -> None:
+    case = next(c for c in PASSING if c.name == "happy-path-v0.3")
+    data = json.loads(case.bundle.read_text())
+    data["verificationMaterial"]["tlogEntries"][0]["integratedTime"] = str(seconds)
+    with pytest.raises(TransparencyLogError, match="in the future"):
+        _verify(case, data, _trust(case))
+
+
+def test_hand_built_negative_integrated_time_is_a_log_error(vectors: object) -> None:
+    # Bundle.from_json refuses it; a bundle built in code reaches the verifier.
+    case = next(c for c in PASSING if c.name == "happy-path-v0.3")
+    bundle = Bundle.from_json(case.bundle.read_bytes())
+    vm = bundle.verification_material
+    assert vm is not None
+    entry = attrs.evolve(vm.tlog_entries[0], integrated_time=-(2**63))
+    odd = attrs.evolve(bundle, verification_material=attrs.evolve(vm, tlog_entries=(entry,)))
+    with pytest.raises(TransparencyLogError, match="negative"):
+        verify_bundle(
+            odd,
+            artifact=Artifact.from_bytes(case.artifact.read_bytes()),
+            policy=Identity(case.identity, case.issuer),
+            trust=_trust(case),
+            now=NOW,
+        )

@@ -48,14 +48,15 @@ from ._direct import (
 
 __all__ = ["Int64", "Json", "WireFormatError", "converter", "structure", "unstructure"]
 
-#: A protobuf int64/uint64: a JSON string on the wire.
+#: A protobuf int64 (the only 64-bit integer type of the Sigstore messages): a
+#: JSON string on the wire, or a number.
 Int64 = NewType("Int64", int)
 #: An arbitrary JSON value carried through untouched (``google.protobuf.Value``).
 Json = NewType("Json", object)
 
 T = TypeVar("T")
 
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INT_RE = re.compile(r"-?(0|[1-9][0-9]*)")
 _B64_RE = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
 _RFC3339_RE = re.compile(
@@ -120,7 +121,7 @@ def _parse_int(value: object, lo: int, hi: int) -> int:
 
 
 def _structure_int64(value: object, _: object) -> Int64:
-    return Int64(_parse_int(value, _INT64_MIN, _UINT64_MAX))
+    return Int64(_parse_int(value, _INT64_MIN, _INT64_MAX))
 
 
 def _structure_int32(value: object, _: object) -> int:

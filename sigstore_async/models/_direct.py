@@ -32,7 +32,7 @@ __all__ = [
     "decode_base64_padded",
 ]
 
-_UINT64_MAX = 2**64 - 1
+_INT64_MAX = 2**63 - 1  # every 64-bit integer of the Sigstore messages is an int64
 
 # Above this many characters pybase64 (SIMD) decodes faster than binascii, which
 # reads about 150 MB/s here: a bundle's certificate and log body, and the PEM
@@ -116,7 +116,7 @@ class Int64Reader(FieldReader):
     def read(self, value: object) -> Any:
         if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
             result = int(value)
-            if result <= _UINT64_MAX:
+            if result <= _INT64_MAX:
                 return result
         return self.other(value)
 

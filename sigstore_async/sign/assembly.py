@@ -444,11 +444,15 @@ def check_log_entry(
     log_id = entry.log_id.key_id
     at = now
     if proposed.rekor_version == 1:
-        if not entry.integrated_time:
+        if entry.integrated_time <= 0:
             raise TransparencyLogError("a Rekor v1 entry without an integrated time")
+        # Compared in seconds first: a time past the year 9999 has no datetime.
+        if entry.integrated_time > (now + MAX_CLOCK_SKEW).timestamp():
+            raise TransparencyLogError(
+                f"the integrated time {entry.integrated_time} (seconds since the epoch) is in "
+                "the future"
+            )
         at = datetime.fromtimestamp(entry.integrated_time, UTC)
-        if at > now + MAX_CLOCK_SKEW:
-            raise TransparencyLogError(f"the integrated time {at.isoformat()} is in the future")
     key = find_log_key(trust, log_id=log_id, base_url=base_url, at=at)
     if proposed.rekor_version == 1:
         if entry.inclusion_promise is None:

@@ -372,11 +372,16 @@ def _verify_entry(
     promise, proof = entry.inclusion_promise, entry.inclusion_proof
     integrated: datetime | None = None
     if entry.integrated_time:
-        integrated = datetime.fromtimestamp(entry.integrated_time, UTC)
-        if integrated > now + options.max_clock_skew:
+        if entry.integrated_time < 0:  # refused by Bundle.from_json; a bundle built by hand
+            raise TransparencyLogError("negative integrated time", path=path)
+        # Compared in seconds first: a time past the year 9999 has no datetime.
+        if entry.integrated_time > (now + options.max_clock_skew).timestamp():
             raise TransparencyLogError(
-                f"integrated time {integrated.isoformat()} is in the future", path=path
+                f"integrated time {entry.integrated_time} (seconds since the epoch) is in "
+                "the future",
+                path=path,
             )
+        integrated = datetime.fromtimestamp(entry.integrated_time, UTC)
     if promise is not None and integrated is None:
         raise TransparencyLogError("an inclusion promise needs an integrated time", path=path)
     # The log key must be valid when the entry was made: at its integrated time

@@ -152,6 +152,29 @@ def test_rekor_v1_lies_are_caught(name: str, kwargs: dict[str, Any], match: str)
         check_log_entry(entry, p, trust=logs.trust(), base_url=V1_URL, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("integrated_time", "match"),
+    [
+        (int((NOW + timedelta(hours=1)).timestamp()), "in the future"),
+        (253402300800, "in the future"),  # 10000-01-01: no datetime holds it
+        (2**63 - 1, "above 2\\*\\*53"),  # refused while reading the answer
+        (-(2**63), "negative"),  # refused while reading the answer
+        (0, "without an integrated time"),
+    ],
+)
+def test_rekor_v1_integrated_time_out_of_range_is_caught(integrated_time: int, match: str) -> None:
+    logs = FakeLogs()
+    logs.integrated_time = integrated_time
+    p = propose(MESSAGE, 1)
+
+    def read_and_check() -> None:
+        entry = parse_rekor_v1_entry(logs.respond_v1(p))
+        check_log_entry(entry, p, trust=logs.trust(), base_url=V1_URL, now=NOW)
+
+    with pytest.raises(TransparencyLogError, match=match):
+        read_and_check()
+
+
 @pytest.mark.parametrize("version", [1, 2])
 def test_mismatched_body_is_caught(version: int) -> None:
     logs = FakeLogs()
