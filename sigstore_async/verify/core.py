@@ -579,7 +579,8 @@ def parse_statement(payload: bytes) -> Statement:
     if not isinstance(obj, dict):
         raise SignatureError("the in-toto statement is not a JSON object")
     st_type = obj.get("_type")
-    if st_type not in _IN_TOTO_TYPES:
+    # A string first: a list or object would not even hash for the set lookup.
+    if not isinstance(st_type, str) or st_type not in _IN_TOTO_TYPES:
         raise SignatureError(f"unsupported in-toto statement type {st_type!r:.80}")
     subjects_raw = obj.get("subject")
     if not isinstance(subjects_raw, list) or not subjects_raw:
