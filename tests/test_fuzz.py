@@ -1,0 +1,122 @@
+"""Random damage to real bundles and trust roots never crashes the verifier.
+
+Each example takes a happy-path vector, damages one part of its bundle or of
+its trust root (a field removed, replaced by any JSON value, a byte of a
+base64 field changed, a character of a string changed, a list doubled) and
+verifies. The only acceptable failures are the typed ones: VerificationError,
+InvalidBundle, InvalidTrustRoot. Some damage is harmless (an unused hint, a
+trust-root entry the bundle does not use) and is accepted; what is asserted
+here is that nothing escapes untyped. The targeted mutations, each of which
+must be rejected, are in test_mutations.py.
+
+A wider, longer campaign of the same kind, run by hand, found five bugs: an
+unknown hash-algorithm name, certificates with an invalid version
+(cryptography's InvalidVersion is not a ValueError), integrated times past
+the year 9999, 64-bit integers above int64, and in-toto ``_type`` values that
+do not hash. Each has its own regression test next to the code it concerns;
+these examples are the broad net, a few hundred per run, new ones each run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigstore_async import InvalidBundle, InvalidTrustRoot, TrustMaterial, VerificationError
+from sigstore_async.trust import embedded_trusted_root
+from tests.test_mutations import PASSING, _trust, _verify
+
+pytestmark = pytest.mark.vectors
+
+TYPED = (VerificationError, InvalidBundle, InvalidTrustRoot)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.sampled_from([0, -1, 2**53, 2**63 - 1, 2**63, -(2**63), 253402300800])
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=2) | st.dictionaries(st.text(max_size=6), children, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _damage(doc: Any, data: st.DataObject) -> None:
+    """Damage one node of ``doc`` in place."""
+    path = data.draw(st.sampled_from(_paths(doc)), label="path")
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    key = path[-1]
+    value = parent[key]
+    how = data.draw(st.sampled_from(["remove", "replace", "bytes", "char", "double"]), label="how")
+    if how == "remove":
+        del parent[key]
+    elif how == "replace":
+        parent[key] = data.draw(json_values, label="value")
+    elif how == "double" and isinstance(value, list):
+        value.extend(copy.deepcopy(value))
+    elif isinstance(value, str) and value:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if how == "bytes" and len(raw) > 4:
+            at = data.draw(st.integers(0, len(raw) - 1), label="at")
+            byte = data.draw(st.integers(0, 255), label="byte")
+            parent[key] = base64.b64encode(raw[:at] + bytes([byte]) + raw[at + 1 :]).decode()
+        else:
+            at = data.draw(st.integers(0, len(value) - 1), label="at")
+            char = data.draw(st.sampled_from(["", "0", "9", "-", " ", "\n", "a", "Z", "é"]))
+            parent[key] = value[:at] + char + value[at + 1 :]
+
+
+def _case(data: st.DataObject) -> Any:
+    if not PASSING:
+        pytest.skip("vectors absent")
+    return data.draw(st.sampled_from(PASSING), label="case")
+
+
+@given(st.data())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_damaged_bundles_fail_typed(data: st.DataObject) -> None:
+    case = _case(data)
+    doc = json.loads(case.bundle.read_text())
+    _damage(doc, data)
+    with contextlib.suppress(*TYPED):
+        _verify(case, doc, _trust(case))
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_damaged_trust_roots_fail_typed(data: st.DataObject) -> None:
+    case = _case(data)
+    if case.trusted_root is not None:
+        root = json.loads(case.trusted_root.read_text())
+    else:
+        root = json.loads(embedded_trusted_root().to_json())
+    _damage(root, data)
+    with contextlib.suppress(*TYPED):
+        trust = TrustMaterial.from_json(json.dumps(root))
+        _verify(case, json.loads(case.bundle.read_text()), trust)
