@@ -268,3 +268,7 @@ def test_cli_human_output_and_usage_errors(
     assert main([*argv, good.digest]) == 2
     assert main([*argv, "--bundle", str(good.bundle), good.digest, good.digest]) == 2
     assert main(["verify", "--offline", "--issuer", DEFAULT_ISSUER, good.digest]) == 2
+    # A digest of the right form but the wrong length: a usage error, not a traceback.
+    capsys.readouterr()
+    assert main([*argv, "--bundle", str(good.bundle), "sha512:00"]) == 2
+    assert "sha512 digest must have 64 bytes" in capsys.readouterr().err

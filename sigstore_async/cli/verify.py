@@ -59,7 +59,13 @@ def _pairs(args: argparse.Namespace) -> list[tuple[str, str | Artifact]]:
             raise UsageError(f"{art}: a digest needs --bundle")
         else:
             bundle = art + ".sigstore.json"
-        pairs.append((bundle, Artifact.from_digest(art) if is_digest else art))
+        if not is_digest:
+            pairs.append((bundle, art))
+            continue
+        try:
+            pairs.append((bundle, Artifact.from_digest(art)))
+        except ValueError as e:  # the right form, the wrong length: sha512:00
+            raise UsageError(f"{art}: {e}") from e
     return pairs
 
 
