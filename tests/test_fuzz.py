@@ -15,6 +15,7 @@ unknown hash-algorithm name, certificates with an invalid version
 the year 9999, 64-bit integers above int64, and in-toto ``_type`` values that
 do not hash. Each has its own regression test next to the code it concerns;
 these examples are the broad net, a few hundred per run, new ones each run.
+A longer campaign: ``SIGSTORE_ASYNC_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import binascii
 import contextlib
 import copy
 import json
+import os
 from typing import Any
 
 import pytest
@@ -37,6 +39,8 @@ from tests.test_mutations import PASSING, _trust, _verify
 pytestmark = pytest.mark.vectors
 
 TYPED = (VerificationError, InvalidBundle, InvalidTrustRoot)
+#: Examples per run of the bundle test (the trust-root test runs half as many).
+EXAMPLES = int(os.environ.get("SIGSTORE_ASYNC_FUZZ_EXAMPLES", "400"))
 
 json_values = st.recursive(
     st.none()
@@ -99,7 +103,7 @@ def _case(data: st.DataObject) -> Any:
 
 
 @given(st.data())
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_damaged_bundles_fail_typed(data: st.DataObject) -> None:
     case = _case(data)
     doc = json.loads(case.bundle.read_text())
@@ -109,7 +113,9 @@ def test_damaged_bundles_fail_typed(data: st.DataObject) -> None:
 
 
 @given(st.data())
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=max(1, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 def test_damaged_trust_roots_fail_typed(data: st.DataObject) -> None:
     case = _case(data)
     if case.trusted_root is not None:
