@@ -55,16 +55,18 @@ def check_timestamp_response(der: bytes, *, signature: bytes, nonce: int) -> Non
     """
     try:
         response = decode_timestamp_response(der)
+        # RFC 3161 2.4.2: granted (0) and grantedWithMods (1) carry a token.
+        if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+            detail = "; ".join(response.status_string) or f"status {response.status}"
+            raise ServiceError(f"tsa refused to timestamp: {detail}", service=_SERVICE)
+        # rfc3161-client reads the token lazily: a malformed one raises here, not above.
+        info = response.tst_info
+        imprint, echoed_nonce = info.message_imprint.message, info.nonce
     except ValueError as e:
         raise ServiceError(f"tsa answered with an unusable response: {e}", service=_SERVICE) from e
-    # RFC 3161 2.4.2: granted (0) and grantedWithMods (1) carry a token.
-    if response.status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
-        detail = "; ".join(response.status_string) or f"status {response.status}"
-        raise ServiceError(f"tsa refused to timestamp: {detail}", service=_SERVICE)
-    info = response.tst_info
-    if info.message_imprint.message != hashlib.sha256(signature).digest():
+    if imprint != hashlib.sha256(signature).digest():
         raise TimestampError("the timestamp covers other bytes than the signature")
-    if info.nonce != nonce:
+    if echoed_nonce != nonce:
         raise TimestampError("the timestamp answers another request (nonce mismatch)")
 
 
