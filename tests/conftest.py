@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,13 @@ def with_bad_version(der: bytes) -> bytes:
     """
     at = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
     return der[: at + 4] + b"\x7c" + der[at + 5 :]
+
+
+def pem_certificate(der: bytes) -> bytes:
+    """PEM armour around DER that need not parse (the PEM encoders of cryptography
+    take only certificates that do)."""
+    body = base64.encodebytes(der)
+    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
 
 
 def with_unknown_key_algorithm(der: bytes) -> bytes:

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from sigstore_async import InvalidBundle, InvalidTrustRoot, TrustMaterial, VerificationError
 from sigstore_async.trust import embedded_trusted_root
+from tests._json import inner_paths, json_values
 from tests.test_mutations import PASSING, _trust, _verify
 
 pytestmark = pytest.mark.vectors
@@ -42,33 +43,17 @@ TYPED = (VerificationError, InvalidBundle, InvalidTrustRoot)
 #: Examples per run of the bundle test (the trust-root test runs half as many).
 EXAMPLES = int(os.environ.get("SIGSTORE_ASYNC_FUZZ_EXAMPLES", "400"))
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.sampled_from([0, -1, 2**53, 2**63 - 1, 2**63, -(2**63), 253402300800])
-    | st.floats(allow_nan=False)
-    | st.text(max_size=6),
-    lambda children: (
-        st.lists(children, max_size=2) | st.dictionaries(st.text(max_size=6), children, max_size=2)
-    ),
+any_json = json_values(
+    st.sampled_from([0, -1, 2**53, 2**63 - 1, 2**63, -(2**63), 253402300800]),
+    text=6,
+    width=2,
     max_leaves=6,
 )
 
 
-def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 def _damage(doc: Any, data: st.DataObject) -> None:
     """Damage one node of ``doc`` in place."""
-    path = data.draw(st.sampled_from(_paths(doc)), label="path")
+    path = data.draw(st.sampled_from(inner_paths(doc)), label="path")
     parent = doc
     for step in path[:-1]:
         parent = parent[step]
@@ -78,7 +63,7 @@ def _damage(doc: Any, data: st.DataObject) -> None:
     if how == "remove":
         del parent[key]
     elif how == "replace":
-        parent[key] = data.draw(json_values, label="value")
+        parent[key] = data.draw(any_json, label="value")
     elif how == "double" and isinstance(value, list):
         value.extend(copy.deepcopy(value))
     elif isinstance(value, str) and value:

@@ -18,7 +18,7 @@ from cryptography import x509
 from sigstore_async import InvalidTrustRoot, ServiceError, TrustMaterial
 from sigstore_async.fulcio import _read_chain
 from sigstore_async.trust import embedded_trusted_root
-from tests.conftest import with_bad_version
+from tests.conftest import pem_certificate, with_bad_version
 
 
 def _root() -> dict[str, Any]:
@@ -29,11 +29,6 @@ def _root() -> dict[str, Any]:
 def _fulcio_chain() -> list[bytes]:
     certs = _root()["certificateAuthorities"][-1]["certChain"]["certificates"]
     return [base64.b64decode(c["rawBytes"]) for c in certs]
-
-
-def _pem(der: bytes) -> str:
-    body = base64.encodebytes(der).decode()
-    return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
 
 
 def test_bad_version_is_refused_by_cryptography_with_a_non_value_error() -> None:
@@ -62,7 +57,12 @@ def test_fulcio_answer_with_a_malformed_certificate_is_a_service_error() -> None
     chain = _fulcio_chain()
     answer = {
         "signedCertificateEmbeddedSct": {
-            "chain": {"certificates": [_pem(with_bad_version(chain[0])), _pem(chain[-1])]}
+            "chain": {
+                "certificates": [
+                    pem_certificate(with_bad_version(chain[0])).decode(),
+                    pem_certificate(chain[-1]).decode(),
+                ]
+            }
         }
     }
     with pytest.raises(ServiceError, match="malformed PEM certificate"):

@@ -10,6 +10,7 @@ Does not own: choosing the log key (see ``trust``), deciding which times count
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pybase64
@@ -18,7 +19,7 @@ import rfc8785
 from sigstore_async._core.keys import PublicKey, verify_signature
 from sigstore_async.errors import TransparencyLogError
 
-__all__ = ["canonicalize", "set_payload", "verify_set"]
+__all__ = ["canonicalize", "integrated_time", "set_payload", "verify_set"]
 
 
 def canonicalize(obj: object) -> bytes:
@@ -112,3 +113,20 @@ def verify_set(
             f"signed entry timestamp of log entry {log_index} does not verify with the log key "
             f"{bytes(log_id).hex()}"
         )
+
+
+def integrated_time(seconds: int, *, latest: datetime) -> datetime:
+    """A Rekor v1 integrated time (what a SET signs: seconds since the epoch) as a datetime.
+
+    Raises:
+        TransparencyLogError: it is negative or zero, or later than ``latest``,
+            however much later (it is compared in seconds first: a time past
+            the year 9999 has no datetime).
+    """
+    if seconds <= 0:
+        raise TransparencyLogError(f"negative or zero integrated time {seconds}")
+    if seconds > latest.timestamp():
+        raise TransparencyLogError(
+            f"integrated time {seconds} (seconds since the epoch) is in the future"
+        )
+    return datetime.fromtimestamp(seconds, UTC)

@@ -219,20 +219,19 @@ class Bundle:
             if not self.message_signature.signature:
                 raise InvalidBundle("empty signature", path="$.messageSignature.signature")
             md = self.message_signature.message_digest
-            if md is not None and (
-                not md.digest or md.algorithm in ("", "HASH_ALGORITHM_UNSPECIFIED")
-            ):
-                raise InvalidBundle(
-                    "message digest without algorithm or value",
-                    path="$.messageSignature.messageDigest",
-                )
-            if md is not None and md.algorithm not in HASH_ALGORITHMS:
-                # protobuf-JSON: an enum is one of its names; a name the schema
-                # does not have is malformed (and has no binary encoding).
-                raise InvalidBundle(
-                    f"unknown hash algorithm {md.algorithm!r:.40}",
-                    path="$.messageSignature.messageDigest.algorithm",
-                )
+            if md is not None:
+                if not md.digest or md.algorithm in ("", "HASH_ALGORITHM_UNSPECIFIED"):
+                    raise InvalidBundle(
+                        "message digest without algorithm or value",
+                        path="$.messageSignature.messageDigest",
+                    )
+                if md.algorithm not in HASH_ALGORITHMS:
+                    # protobuf-JSON: an enum is one of its names; a name the schema
+                    # does not have is malformed (and has no binary encoding).
+                    raise InvalidBundle(
+                        f"unknown hash algorithm {md.algorithm!r:.40}",
+                        path="$.messageSignature.messageDigest.algorithm",
+                    )
         if self.dsse_envelope is not None:
             env = self.dsse_envelope
             if not env.payload_type:

@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
@@ -446,13 +446,7 @@ def check_log_entry(
     if proposed.rekor_version == 1:
         if entry.integrated_time <= 0:
             raise TransparencyLogError("a Rekor v1 entry without an integrated time")
-        # Compared in seconds first: a time past the year 9999 has no datetime.
-        if entry.integrated_time > (now + MAX_CLOCK_SKEW).timestamp():
-            raise TransparencyLogError(
-                f"the integrated time {entry.integrated_time} (seconds since the epoch) is in "
-                "the future"
-            )
-        at = datetime.fromtimestamp(entry.integrated_time, UTC)
+        at = canonical.integrated_time(entry.integrated_time, latest=now + MAX_CLOCK_SKEW)
     key = find_log_key(trust, log_id=log_id, base_url=base_url, at=at)
     if proposed.rekor_version == 1:
         if entry.inclusion_promise is None:

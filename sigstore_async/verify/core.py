@@ -31,7 +31,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -371,17 +371,13 @@ def _verify_entry(
     """Prove one entry's inclusion; return its log and the time its SET vouches for."""
     promise, proof = entry.inclusion_promise, entry.inclusion_proof
     integrated: datetime | None = None
-    if entry.integrated_time:
-        if entry.integrated_time < 0:  # refused by Bundle.from_json; a bundle built by hand
-            raise TransparencyLogError("negative integrated time", path=path)
-        # Compared in seconds first: a time past the year 9999 has no datetime.
-        if entry.integrated_time > (now + options.max_clock_skew).timestamp():
-            raise TransparencyLogError(
-                f"integrated time {entry.integrated_time} (seconds since the epoch) is in "
-                "the future",
-                path=path,
+    if entry.integrated_time:  # a negative one: refused by Bundle.from_json, not by hand
+        try:
+            integrated = canonical.integrated_time(
+                entry.integrated_time, latest=now + options.max_clock_skew
             )
-        integrated = datetime.fromtimestamp(entry.integrated_time, UTC)
+        except TransparencyLogError as e:
+            raise TransparencyLogError(e.message, path=path) from e
     if promise is not None and integrated is None:
         raise TransparencyLogError("an inclusion promise needs an integrated time", path=path)
     # The log key must be valid when the entry was made: at its integrated time

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,7 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigstore_async._core.canonical import canonicalize, set_payload, verify_set
+from sigstore_async._core.canonical import (
+    canonicalize,
+    integrated_time,
+    set_payload,
+    verify_set,
+)
 from sigstore_async._core.keys import PublicKey
 from sigstore_async.errors import TransparencyLogError
 
@@ -345,3 +351,14 @@ def test_set_payload_is_the_canonical_json(
         set_payload(body=body, integrated_time=integrated_time, log_index=log_index, log_id=log_id)
         == expected
     )
+
+
+def test_integrated_time_bounds() -> None:
+    latest = datetime(2026, 1, 1, tzinfo=UTC)
+    assert integrated_time(int(latest.timestamp()), latest=latest) == latest
+    for seconds in (int(latest.timestamp()) + 1, 253402300800, 2**63 - 1):
+        with pytest.raises(TransparencyLogError, match="in the future"):
+            integrated_time(seconds, latest=latest)
+    for seconds in (0, -1, -(2**63)):
+        with pytest.raises(TransparencyLogError, match="negative or zero"):
+            integrated_time(seconds, latest=latest)

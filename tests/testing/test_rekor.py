@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore_async._core import checkpoint, merkle
 from sigstore_async._core.keys import load_der_public_key
 from sigstore_async.testing import LocalSigstore
-from tests.conftest import with_bad_version
+from tests.conftest import pem_certificate, with_bad_version
 
 from ._local import (
     b64,
@@ -31,11 +31,6 @@ from ._local import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-def _pem(certificate_der: bytes) -> bytes:
-    body = base64.encodebytes(certificate_der)
-    return b"-----BEGIN CERTIFICATE-----\n" + body + b"-----END CERTIFICATE-----\n"
 
 
 async def _signed(stack: LocalSigstore, http: Any, data: bytes) -> tuple[Any, bytes, bytes]:
@@ -204,7 +199,7 @@ def _v1_bad(leaf: Any, sig: bytes, digest: bytes) -> list[tuple[Any, str]]:
                     **spec,
                     "signature": {
                         **spec["signature"],
-                        "publicKey": {"content": b64(_pem(with_bad_version(der(leaf))))},
+                        "publicKey": {"content": b64(pem_certificate(with_bad_version(der(leaf))))},
                     },
                 },
             },
