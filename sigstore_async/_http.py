@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import logging
 import math
 import os
@@ -41,6 +42,7 @@ import h11
 import httpx
 from anyio.streams.tls import TLSStream
 
+from ._core import JSON_ERRORS
 from ._time import utc_now
 from .errors import NetworkError, ResponseTooLarge, ServiceError
 
@@ -106,8 +108,8 @@ def json_answer(response: httpx.Response, service: str) -> object:
         ServiceError: the body is not JSON.
     """
     try:
-        return response.json()
-    except ValueError as e:
+        return json.loads(response.content)
+    except JSON_ERRORS as e:
         raise ServiceError(
             f"{service} answered with something that is not JSON", service=service
         ) from e
@@ -578,12 +580,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return seconds if math.isfinite(seconds) else None  # "nan" and "inf" parse
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -625,11 +629,13 @@ async def request(
             error: ServiceError = NetworkError(
                 f"{service}: {type(e).__name__}: {e}", service=service
             )
+        except _UNSENDABLE as e:
+            raise _unusable(service, e) from e
         else:
             if response.is_success or response.status_code in ok_statuses:
                 return response
             error = ServiceError(
-                f"{service} answered {response.status_code}: {response.text[:200]}",
+                f"{service} answered {response.status_code}: {_text(response.content[:200])}",
                 service=service,
                 status=response.status_code,
             )
@@ -652,7 +658,28 @@ async def _error_text(response: httpx.Response, limit: int = 200) -> str:
         out += chunk[: limit - len(out)]
         if len(out) >= limit:
             break
-    return out.decode("utf-8", "replace")
+    return _text(bytes(out))
+
+
+def _text(body: bytes) -> str:
+    """An error body for a message: whatever charset the answer claims, a
+    hostile one cannot make the message itself fail."""
+    return body.decode("utf-8", "replace")
+
+
+#: What httpx raises, besides transport errors, when a request cannot be made
+#: or its answer cannot be read: a URL it cannot parse (from configuration or
+#: the environment), a header value that is not ASCII (a credential taken from
+#: another service's answer), a body whose Content-Encoding does not decode,
+#: too many redirects. None of these is transient: no retry.
+_UNSENDABLE = (httpx.HTTPError, httpx.InvalidURL, UnicodeError)
+
+
+def _unusable(service: str, e: Exception) -> ServiceError:
+    return ServiceError(
+        f"{service}: the request cannot be made or its answer read: {type(e).__name__}: {e}",
+        service=service,
+    )
 
 
 async def download(
@@ -716,6 +743,8 @@ async def download(
                 retry_after = _retry_after(response)
         except httpx.TransportError as e:
             error = NetworkError(f"{service}: {type(e).__name__}: {e}", service=service)
+        except _UNSENDABLE as e:
+            raise _unusable(service, e) from e
         if attempt >= retry.attempts:
             raise error
         delay = retry.delay(attempt - 1, retry_after)

@@ -12,11 +12,13 @@ Stateless: ``FulcioClient(http, base_url)`` holds no connection of its own.
 from __future__ import annotations
 
 import base64
+import json
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ._core import JSON_ERRORS
 from ._core.x509 import PARSE_ERRORS
 from ._http import ServiceClient, request
 from .errors import IdentityError, ServiceError
@@ -73,8 +75,8 @@ def _read_chain(response: httpx.Response) -> list[bytes]:
         return ServiceError(f"fulcio returned an unusable certificate: {what}", service=_SERVICE)
 
     try:
-        obj = response.json()
-    except ValueError as e:
+        obj = json.loads(response.content)
+    except JSON_ERRORS as e:
         raise bad("the answer is not JSON") from e
     if not isinstance(obj, dict):
         raise bad("the answer is not an object")

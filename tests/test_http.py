@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 
-from sigstore_async._http import RetryPolicy, new_client, request
+from sigstore_async._http import RetryPolicy, download, json_answer, new_client, request
 from sigstore_async.errors import NetworkError, ServiceError
 
 pytestmark = pytest.mark.anyio
@@ -72,3 +73,79 @@ def test_retry_after_caps_and_jitter() -> None:
     assert p.delay(0, 100.0) == 3
     assert p.delay(0, -5.0) == 0
     assert all(0 <= p.delay(5, None) <= 3 for _ in range(50))
+
+
+def _answer(response: httpx.Response) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda req: response)
+
+
+async def test_an_undecodable_answer_is_a_service_error() -> None:
+    # httpx raises DecodingError (not a transport error) for a body whose
+    # Content-Encoding does not decode: not retried, and typed.
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+
+    async with new_client(transport=httpx.MockTransport(handler)) as http:
+        with pytest.raises(ServiceError, match="DecodingError") as info:
+            await request(http, "GET", "https://x/", service="x", retry=FAST)
+        assert not isinstance(info.value, NetworkError)
+        with pytest.raises(ServiceError, match="DecodingError"):
+            await download(http, "https://x/", service="x", max_bytes=100, retry=FAST)
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("http://[::1", {}),  # httpx.InvalidURL
+        ("http://\udcff/", {}),  # a surrogate from a non-UTF-8 command line
+        ("https://x/", {"Authorization": "Bearer \u00e9"}),  # a credential from an answer
+    ],
+)
+async def test_a_request_that_cannot_be_made_is_a_service_error(
+    url: str, headers: dict[str, str]
+) -> None:
+    async with new_client(transport=_answer(httpx.Response(200))) as http:
+        with pytest.raises(ServiceError, match="cannot be made"):
+            await request(http, "GET", url, service="x", headers=headers)
+        with pytest.raises(ServiceError, match="cannot be made"):
+            await download(http, url, service="x", max_bytes=100, headers=headers)
+
+
+async def test_an_error_body_in_a_false_charset_still_gives_the_error() -> None:
+    # The message quotes the body: a charset that does not decode it must not
+    # turn the ServiceError into a UnicodeError.
+    answer = httpx.Response(
+        403, content=b'{"x": 1}', headers={"content-type": "application/json; charset=utf-16"}
+    )
+    async with new_client(transport=_answer(answer)) as http:
+        with pytest.raises(ServiceError) as info:
+            await request(http, "GET", "https://x/", service="x")
+    assert info.value.status == 403
+    assert '{"x": 1}' in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "Fri, 31 Dec 99999 23:59:59 GMT"])
+async def test_a_meaningless_retry_after_is_ignored(value: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if len(seen) == 1:
+            return httpx.Response(503, headers={"Retry-After": value})
+        return httpx.Response(200)
+
+    async with new_client(transport=httpx.MockTransport(handler)) as http:
+        with anyio.fail_after(5):
+            r = await request(http, "GET", "https://x/", service="x", retry=FAST)
+    assert r.status_code == 200
+    assert len(seen) == 2
+
+
+async def test_json_answer_refuses_deep_nesting_typed() -> None:
+    answer = httpx.Response(200, content=b"[" * 100_000)
+    with pytest.raises(ServiceError, match="not JSON"):
+        json_answer(answer, "rekor")

@@ -11,6 +11,11 @@ from collections.abc import Callable
 from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any, TypeAlias, TypeVar
 
+#: What ``json.loads`` raises for input that is not JSON: ValueError (with
+#: UnicodeDecodeError), and RecursionError for nesting deeper than the
+#: interpreter's stack. Every reader of untrusted JSON catches all of it.
+JSON_ERRORS = (ValueError, RecursionError)
+
 _T = TypeVar("_T")
 #: A memo of pure checks: ``memo(key, compute)`` returns the result remembered
 #: for ``key``, or ``compute()``. The key holds every input of the check.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from datetime import datetime
@@ -31,6 +32,17 @@ __all__ = ["add_parser", "add_token_options", "token_from_args"]
 #: How long a person has to finish signing in.
 SIGN_IN_TIMEOUT = 300.0
 FLOWS = ("auto", "browser", "oob", "device", "client-credentials", "none")
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite, non-negative number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a finite, non-negative number: {text!r}")
+    return value
 
 
 def add_token_options(p: argparse.ArgumentParser) -> None:
@@ -76,7 +88,7 @@ def add_token_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--provider-timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_PROVIDER_TIMEOUT,
         metavar="SECONDS",
         help="time each ambient provider may take",
@@ -96,8 +108,14 @@ def _flow(args: argparse.Namespace) -> Flow | None:
 
 def _client_secret(args: argparse.Namespace) -> str | None:
     if args.oidc_client_secret_file:
-        with open(args.oidc_client_secret_file, encoding="utf-8") as f:
-            return f.read().strip()
+        with open(args.oidc_client_secret_file, "rb") as f:
+            data = f.read()
+        try:
+            return data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise IdentityError(
+                f"the client secret file {args.oidc_client_secret_file} is not UTF-8 text"
+            ) from None
     return os.environ.get("SIGSTORE_OIDC_CLIENT_SECRET") or None
 
 

@@ -29,14 +29,34 @@ import anyio
 from ._common import eprint
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 for any free port."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0 to 65535): {text!r}")
+    return port
+
+
+def _host(text: str) -> str:
+    """An argparse type: a host name or address, which sockets take as ASCII."""
+    if not text or not text.isascii() or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"not a host name or address: {text!r}")
+    return text
+
+
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "local", help="run a local, real-crypto Sigstore instance for tests"
     )
     lsub = p.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
     s = lsub.add_parser("serve", help="serve every Sigstore service on loopback")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    s.add_argument("--port", type=int, default=0, help="port to listen on (any free port)")
+    s.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="address to listen on (127.0.0.1)"
+    )
+    s.add_argument("--port", type=_port, default=0, help="port to listen on (any free port)")
     s.add_argument("--state", metavar="DIR", help="keep keys and logs in DIR across restarts")
     s.add_argument(
         "--identity",

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 import anyio
 import httpx
 
+from .._core import JSON_ERRORS
 from .._time import utc_now
 from ..client import Sigstore
 from ..errors import SigstoreError, TrustError
@@ -308,7 +309,7 @@ def run_sign(args: argparse.Namespace) -> int:
 def run_attest(args: argparse.Namespace) -> int:
     try:
         predicate = json.loads(Path(args.predicate).read_bytes())
-    except (OSError, ValueError) as e:
+    except (OSError, *JSON_ERRORS) as e:
         eprint(f"sigstore-async attest: cannot read the predicate {args.predicate}: {e}")
         return 2
     if not isinstance(predicate, dict):

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._core import JSON_ERRORS
 from ..errors import InvalidBundle
 from ._converter import WireFormatError, structure, unstructure
 from .common import (
@@ -124,7 +125,7 @@ class Bundle:
         """
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        except JSON_ERRORS as e:
             raise InvalidBundle(f"not valid JSON: {e}", path="$") from e
         return cls.from_dict(obj)
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .._core import JSON_ERRORS
 from ..errors import InvalidTrustRoot
 from ._converter import WireFormatError, structure, unstructure
 from .common import DistinguishedName, LogId, PublicKey, TimeRange, X509CertificateChain
@@ -53,7 +54,7 @@ class _JsonModel:
         """
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        except JSON_ERRORS as e:
             raise InvalidTrustRoot(f"not valid JSON: {e}", path="$") from e
         return cls.from_dict(obj)
 

@@ -39,6 +39,7 @@ import anyio.to_thread
 import attrs
 import httpx
 
+from .._core import JSON_ERRORS
 from .._http import RetryPolicy, request
 from .._time import Clock, utc_now
 from ..errors import IdentityError, ServiceError
@@ -154,6 +155,8 @@ class TokenFile:
             return Skip(f"{self.path} does not exist")
         except UnicodeDecodeError as e:
             raise IdentityError(f"{self.path} is not text") from e
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            raise IdentityError(f"{self.path} cannot be read: {e}") from e
         return _nonempty(text, str(self.path))
 
 
@@ -208,7 +211,7 @@ class GitHubActions:
         )
         try:
             value = json.loads(response.content)["value"]
-        except (ValueError, KeyError, TypeError) as e:
+        except (*JSON_ERRORS, KeyError, TypeError) as e:
             raise ServiceError("the ID-token response has no 'value'", service=self.name) from e
         if not isinstance(value, str):
             raise ServiceError("the ID-token response's 'value' is not a string", service=self.name)
@@ -369,13 +372,19 @@ class GoogleCloud:
             headers=headers,
             retry=_RETRY,
         )
-        return _nonempty(response.text, "the metadata server's identity token")
+        try:
+            text = response.content.decode("ascii")
+        except UnicodeDecodeError:
+            raise ServiceError(
+                "the metadata server's identity token is not ASCII text", service=self.name
+            ) from None
+        return _nonempty(text, "the metadata server's identity token")
 
 
 def _json_field(response: httpx.Response, field: str, service: str) -> str:
     try:
         value = json.loads(response.content).get(field)
-    except (ValueError, AttributeError) as e:
+    except (*JSON_ERRORS, AttributeError) as e:
         raise ServiceError("the response is not a JSON object", service=service) from e
     if not isinstance(value, str) or not value:
         raise ServiceError(f"the response has no {field!r}", service=service)

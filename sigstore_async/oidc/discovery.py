@@ -21,6 +21,7 @@ import anyio
 import attrs
 import httpx
 
+from .._core import JSON_ERRORS
 from .._http import RetryPolicy, request
 from ..errors import ServiceError
 
@@ -88,7 +89,7 @@ class ProviderMetadata:
         """
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as e:
+        except JSON_ERRORS as e:
             raise ServiceError(f"{issuer}: discovery document is not JSON", service=_SERVICE) from e
         if not isinstance(doc, dict):
             raise ServiceError(

@@ -24,6 +24,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import secrets
 import sys
@@ -40,6 +41,7 @@ import anyio.to_thread
 import attrs
 import httpx
 
+from .._core import JSON_ERRORS
 from .._http import NO_RETRY, RetryPolicy, request
 from .._time import Clock, utc_now
 from ..errors import AuthorizationFailed, NetworkError, ServiceError
@@ -162,6 +164,18 @@ class TerminalInteraction:
         )
 
 
+def _seconds(value: object) -> float | None:
+    """A JSON number of seconds as a float: None unless finite and not negative
+    (JSON numbers may be huge integers, or NaN and Infinity as Python reads them)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -207,7 +221,10 @@ class _Callback:
             self._done.set()
 
     def _route(self, target: str) -> tuple[int, str]:
-        url = urlsplit(target)
+        try:
+            url = urlsplit(target)
+        except ValueError:  # e.g. "//[x": an unclosed IPv6 host
+            return 400, "Bad request."
         if url.path != _CALLBACK_PATH:
             return 404, "Not found."
         query = parse_qs(url.query)
@@ -402,7 +419,7 @@ class Issuer:
         )
         try:
             body = json.loads(response.content)
-        except (UnicodeDecodeError, ValueError):
+        except JSON_ERRORS:
             body = None
         if not isinstance(body, dict):
             raise ServiceError(
@@ -585,8 +602,8 @@ class Issuer:
         # Google names it verification_url; RFC 8628 3.2 verification_uri.
         uri = body.get("verification_uri") or body.get("verification_url")
         complete = body.get("verification_uri_complete")
-        expires_in = body.get("expires_in")
-        interval = body.get("interval", 5)
+        expires_in = _seconds(body.get("expires_in"))
+        interval = _seconds(body.get("interval", 5))
         if not (
             isinstance(device_code, str)
             and device_code
@@ -594,12 +611,9 @@ class Issuer:
             and user_code
             and isinstance(uri, str)
             and uri
-            and isinstance(expires_in, int | float)
-            and not isinstance(expires_in, bool)
+            and expires_in is not None
             and expires_in > 0
-            and isinstance(interval, int | float)
-            and not isinstance(interval, bool)
-            and interval >= 0
+            and interval is not None
         ):
             raise ServiceError(
                 f"{self.url}: malformed device authorization response", service=_SERVICE
@@ -608,8 +622,8 @@ class Issuer:
             user_code=user_code,
             verification_uri=uri,
             verification_uri_complete=complete if isinstance(complete, str) else None,
-            expires_in=float(expires_in),
-            interval=float(interval),
+            expires_in=expires_in,
+            interval=interval,
         )
 
     async def client_credentials(self, *, extra: Mapping[str, str] | None = None) -> IdentityToken:

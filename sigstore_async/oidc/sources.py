@@ -19,7 +19,7 @@ import anyio
 import httpx
 
 from .._time import Clock, utc_now
-from ..errors import NoCredential
+from ..errors import InvalidToken, NoCredential
 from .ambient import DEFAULT_PROVIDER_TIMEOUT, AmbientProvider, Attempt, detect
 from .flows import Interaction, Issuer
 from .token import DEFAULT_AUDIENCE, DEFAULT_LEEWAY, IdentityToken
@@ -73,7 +73,11 @@ async def obtain_token(
     if token is not None:
         return IdentityToken.from_jwt(token, now=now, audience=audience, leeway=leeway), "argument"
     if token_file is not None:
-        raw = await anyio.Path(token_file).read_text(encoding="utf-8")
+        data = await anyio.Path(token_file).read_bytes()
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidToken(f"the token file {token_file} is not UTF-8 text") from None
         return IdentityToken.from_jwt(raw, now=now, audience=audience, leeway=leeway), "file"
     attempts: tuple[Attempt, ...] = ()
     if ambient is not False:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._core import JSON_ERRORS
 from ..errors import (
     ExpiredToken,
     InvalidToken,
@@ -168,7 +169,7 @@ def _b64url(segment: str, what: str) -> bytes:
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as e:
+    except JSON_ERRORS as e:
         raise InvalidToken(f"the token's {what} is not JSON") from e
     if not isinstance(value, dict):
         raise InvalidToken(f"the token's {what} is not a JSON object")

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from .._core import Memo, canonical, checkpoint, merkle
+from .._core import JSON_ERRORS, Memo, canonical, checkpoint, merkle
 from .._core.keys import PublicKey, default_hash_for_key, digest
 from ..errors import ServiceError, TransparencyLogError
 from ..models._converter import Int64, WireFormatError, structure
@@ -307,7 +307,7 @@ def parse_rekor_v1_entry(response: object, *, service: str = "rekor") -> Transpa
     try:
         parsed = json.loads(body)
         kind, version = parsed["kind"], parsed["apiVersion"]
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as e:
+    except (*JSON_ERRORS, KeyError, TypeError) as e:
         raise _bad_response(service, "body is not a Rekor entry") from e
     if not isinstance(kind, str) or not isinstance(version, str):
         raise _bad_response(service, "body kind or apiVersion is not a string")

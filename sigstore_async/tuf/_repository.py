@@ -57,8 +57,22 @@ APP_NAME = "sigstore-async"
 Instance = Literal["production", "staging"]
 
 
-def _strip_slash(url: object) -> str:
-    return str(url).rstrip("/")
+def _repository_url(url: object) -> str:
+    """The repository's URL without a trailing slash.
+
+    Raises:
+        TrustError: not an http(s) URL (it names the cache directory too, so
+            it must also be text that encodes).
+    """
+    text = str(url).rstrip("/")
+    try:
+        text.encode("utf-8")
+        parsed = httpx.URL(text)
+    except (httpx.InvalidURL, UnicodeError) as e:
+        raise TrustError(f"not a TUF repository URL: {text!r}") from e
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise TrustError(f"not an http(s) TUF repository URL: {text!r}")
+    return text
 
 
 def _url_dir(url: str) -> str:
@@ -76,7 +90,7 @@ class TufRepository:
     Building one does no I/O.
     """
 
-    url: str = attrs.field(converter=_strip_slash)
+    url: str = attrs.field(converter=_repository_url)
     root: bytes | Path | None = attrs.field(default=None, repr=False)
     #: The public-good instance whose embedded root this is, if any.
     instance: Instance | None = None
@@ -161,11 +175,13 @@ async def save_initial_root(
     was saved.
 
     Raises:
+        TrustError: ``url`` is not an http(s) URL.
         MalformedMetadata, BadMetadataSignature: not a self-signed root.
         OSError: it could not be written.
     """
+    url = _repository_url(url)
     await anyio.to_thread.run_sync(parse_root, root)
-    path = anchor_path(url.rstrip("/"), Path(cache_dir) if cache_dir is not None else None)
+    path = anchor_path(url, Path(cache_dir) if cache_dir is not None else None)
     await anyio.to_thread.run_sync(write_atomic, path, root)
     return path
 

@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._core import Memo
+from .._core import JSON_ERRORS, Memo
 from ..errors import TransparencyLogError
 from ..models._direct import decode_base64_padded
 from ..models.dsse import Envelope
@@ -157,7 +157,7 @@ def check_entry_body(
     kind, version = entry.kind_version.kind, entry.kind_version.version
     try:
         raw = json.loads(entry.canonicalized_body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+    except JSON_ERRORS as e:
         raise TransparencyLogError("log entry body is not JSON") from e
     body = _Body(raw)
     if body.get("kind").str() != kind or body.get("apiVersion").str() != version:

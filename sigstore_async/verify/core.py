@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from .._core import canonical, checkpoint, merkle, rfc3161, sct
+from .._core import JSON_ERRORS, canonical, checkpoint, merkle, rfc3161, sct
 from .._core import x509 as cx509
 from .._core.keys import (
     KIND_ED25519,
@@ -570,7 +570,7 @@ def parse_statement(payload: bytes) -> Statement:
     """
     try:
         obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+    except JSON_ERRORS as e:
         raise SignatureError("the DSSE payload is not JSON") from e
     if not isinstance(obj, dict):
         raise SignatureError("the in-toto statement is not a JSON object")

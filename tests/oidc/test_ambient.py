@@ -153,6 +153,9 @@ async def test_token_file(offline: httpx.AsyncClient, tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("\n")
     empty = await run_detect(offline, {}, providers=[TokenFile(tmp_path / "empty")])
     assert outcomes(empty) == {"file": "failed"}
+    # A path no file system takes (open() raises ValueError): failed, not raised.
+    nul = await run_detect(offline, {}, providers=[TokenFile(f"{tmp_path}/a\0b")])
+    assert outcomes(nul) == {"file": "failed"}
 
 
 # --- GitHub Actions ---------------------------------------------------------------------------
@@ -219,6 +222,26 @@ async def test_github_actions_bad_answers(status: int, body: Any) -> None:
     async with new_client(transport=httpx.MockTransport(fake)) as http:
         detection = await run_detect(http, github_env())
     assert detection.token is None
+    assert outcomes(detection)["github-actions"] == "failed"
+
+
+async def test_github_actions_answer_nested_too_deep() -> None:
+    fake = Fake(
+        {
+            ("GET", "pipelines.actions.example/idtoken/1"): lambda r: httpx.Response(
+                200, content=b"[" * 100_000
+            )
+        }
+    )
+    async with new_client(transport=httpx.MockTransport(fake)) as http:
+        detection = await run_detect(http, github_env())
+    assert outcomes(detection)["github-actions"] == "failed"
+
+
+async def test_github_actions_bearer_that_is_not_ascii(offline: httpx.AsyncClient) -> None:
+    # It cannot be sent in a header: the attempt fails, no request is made.
+    env = github_env() | {"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "\u00e9"}
+    detection = await run_detect(offline, env)
     assert outcomes(detection)["github-actions"] == "failed"
 
 
@@ -443,16 +466,67 @@ async def test_google_cloud_service_account_impersonation(caplog: pytest.LogCapt
         httpx.Response(200, json={"expires_in": 1}),
         httpx.Response(200, text="not json"),
         httpx.Response(403, json={"error": "denied"}),
+        httpx.Response(200, content=b"[" * 100_000),  # RecursionError in json.loads
+        # Not ASCII: it cannot go into the next request's Authorization header.
+        httpx.Response(200, json={"access_token": "\u00e9"}),
+        # An error body its charset does not decode (the message quotes it).
+        httpx.Response(403, content=b"{}", headers={"content-type": "text/plain; charset=utf-16"}),
     ],
 )
 async def test_google_cloud_impersonation_without_access_token(answer: httpx.Response) -> None:
     fake = Fake({("GET", METADATA + "/token"): lambda r: answer})
-    async with new_client(transport=httpx.MockTransport(fake)) as http:
-        detection = await run_detect(
-            http,
-            {"GOOGLE_SERVICE_ACCOUNT_NAME": "sa@p.iam.gserviceaccount.com"},
-            providers=[GoogleCloud(product_name_file="/nonexistent")],
+    env = {"GOOGLE_SERVICE_ACCOUNT_NAME": "sa@p.iam.gserviceaccount.com"}
+    detection = await detect_google_cloud(fake, env)
+    assert outcomes(detection) == {"google-cloud": "failed"}
+
+
+async def detect_google_cloud(
+    handler: Callable[[httpx.Request], httpx.Response], env: dict[str, str]
+) -> Detection:
+    """Detection with the Google Cloud provider alone, outside any VM."""
+    async with new_client(transport=httpx.MockTransport(handler)) as http:
+        return await run_detect(
+            http, env, providers=[GoogleCloud(product_name_file="/nonexistent")]
         )
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (httpx.Response(200, content="\u00e9".encode() + TOKEN.encode()), "not ASCII"),
+        (httpx.Response(200, content=b"\xff" + TOKEN.encode()), "not ASCII"),
+        # A token is ASCII whatever the answer's charset claims (a UTF-16 label
+        # made reading it as text raise UnicodeError).
+        (
+            httpx.Response(
+                200, content=TOKEN.encode(), headers={"content-type": "text/plain; charset=utf-16"}
+            ),
+            None,
+        ),
+    ],
+)
+async def test_google_cloud_identity_is_ascii(answer: httpx.Response, reason: str | None) -> None:
+    fake = Fake(
+        {
+            (
+                "GET",
+                "127.0.0.1/computeMetadata/v1/instance/service-accounts/default/identity",
+            ): lambda r: answer
+        }
+    )
+    detection = await detect_google_cloud(fake, {"GCE_METADATA_HOST": "127.0.0.1"})
+    if reason is None:
+        assert detection.provider == "google-cloud"
+    else:
+        assert outcomes(detection) == {"google-cloud": "failed"}
+        assert reason in detection.attempts[0].reason
+
+
+async def test_google_cloud_metadata_host_that_is_not_a_host() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request can be made")
+
+    detection = await detect_google_cloud(refuse, {"GCE_METADATA_HOST": "[::1"})
     assert outcomes(detection) == {"google-cloud": "failed"}
 
 

@@ -110,3 +110,58 @@ def test_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     _, err = capsys.readouterr()
     assert status == 1
     assert "FileNotFoundError" in err
+
+
+def test_token_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "token"
+    path.write_bytes(b"\xff\xfe" + fresh().encode())
+    status = main(
+        ["identity", "--no-ambient", "--flow", "none", "--identity-token-file", str(path)]
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "not UTF-8" in err
+    assert "Traceback" not in err
+
+
+def test_client_secret_file_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "secret"
+    path.write_bytes(b"\xff\xfe")
+    status = main(
+        [
+            "identity",
+            "--no-ambient",
+            "--flow",
+            "client-credentials",
+            "--oidc-issuer",
+            "http://127.0.0.1:9",
+            "--oidc-client-secret-file",
+            str(path),
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "not UTF-8" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "soon"])
+def test_provider_timeout_must_be_a_finite_number(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["identity", "--no-ambient", "--flow", "none", "--provider-timeout", value])
+    assert info.value.code == 2
+    assert "--provider-timeout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("issuer", ["http://[::1", "http://\udcff/"])
+def test_an_issuer_that_is_not_a_url(issuer: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing can be sent: a clean error, before any connection is tried.
+    status = main(
+        ["identity", "--no-ambient", "--flow", "client-credentials", "--oidc-issuer", issuer]
+    )
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "cannot be made" in err

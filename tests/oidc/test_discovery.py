@@ -50,6 +50,7 @@ def test_parse() -> None:
     ("data", "why"),
     [
         (b"not json", "not JSON"),
+        (b"[" * 100_000, "not JSON"),  # RecursionError in json.loads
         (b"[]", "not a JSON object"),
         (doc(issuer="https://evil.example"), "names issuer"),
         (doc(issuer=None), "names issuer"),

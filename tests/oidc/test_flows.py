@@ -24,6 +24,7 @@ from sigstore_async.errors import (
     WrongIssuer,
 )
 from sigstore_async.oidc import Issuer
+from sigstore_async.oidc.flows import _Callback
 from sigstore_async.testing import LocalSigstore
 
 from ._support import EMAIL, NOW, RecordingSleep, User, clock, make_jwt
@@ -182,6 +183,22 @@ async def test_stray_requests_to_the_loopback_server_are_ignored(
         await user.aclose()
     assert statuses == [404, 400, 400, 405]
     assert token.identity == EMAIL
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET //[x HTTP/1.1\r\n\r\n",  # urlsplit: an unclosed IPv6 host
+        b"GET http://[::1/auth/callback?code=a HTTP/1.1\r\n\r\n",
+        b"GET /auth/callback?code=%ff&state=%ff HTTP/1.1\r\n\r\n",
+        b"GET \xff HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_the_loopback_server_answers_a_malformed_request_400(head: bytes) -> None:
+    # Any local process can reach the redirect listener: a request it cannot
+    # read is answered, and never ends the sign-in.
+    status, _ = _Callback("state")._respond(head)
+    assert status == 400
 
 
 async def test_out_of_band_when_there_is_no_browser(
@@ -351,7 +368,12 @@ class ScriptedIssuer:
         self.forms.append(parse_qs(request.content.decode()))
         self.headers.append(request.headers)
         if path == "/device":
-            return httpx.Response(200, json=self.device)
+            # json.dumps, unlike httpx, writes Infinity and NaN (Python's json reads them).
+            return httpx.Response(
+                200,
+                content=json.dumps(self.device).encode(),
+                headers={"content-type": "application/json"},
+            )
         if path == "/token":
             status, body = self.answers.pop(0)
             return httpx.Response(status, json=body)
@@ -445,8 +467,22 @@ async def test_device_flow_network_failure_backs_off() -> None:
     assert sleep.delays == [2.0, 4.0]
 
 
-async def test_device_flow_malformed_authorization() -> None:
-    script = ScriptedIssuer([], {"device_code": "x"})
+@pytest.mark.parametrize(
+    "device",
+    [
+        {"device_code": "x"},
+        DEVICE | {"expires_in": 10**400},  # float() of it overflows
+        DEVICE | {"interval": 10**400},
+        DEVICE | {"expires_in": float("inf")},  # Python's json reads Infinity and NaN
+        DEVICE | {"interval": float("inf")},
+        DEVICE | {"interval": float("nan")},
+        DEVICE | {"interval": -1},
+        DEVICE | {"expires_in": 0},
+        DEVICE | {"expires_in": True},
+    ],
+)
+async def test_device_flow_malformed_authorization(device: dict[str, Any]) -> None:
+    script = ScriptedIssuer([], device)
     async with new_client(transport=httpx.MockTransport(script)) as http:
         with pytest.raises(ServiceError):
             await Issuer(http, ScriptedIssuer.URL, clock=clock).device_flow(
@@ -475,10 +511,11 @@ async def test_token_response_without_a_token() -> None:
             await Issuer(http, ScriptedIssuer.URL, clock=clock).client_credentials()
 
 
-async def test_oauth_error_without_json_is_a_service_error() -> None:
+@pytest.mark.parametrize("body", [b"<html>nope</html>", b"[" * 100_000])
+async def test_oauth_error_without_json_is_a_service_error(body: bytes) -> None:
     def broken(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/token":
-            return httpx.Response(400, text="<html>nope</html>")
+            return httpx.Response(400, content=body)
         return ScriptedIssuer([], DEVICE)(request)
 
     async with new_client(transport=httpx.MockTransport(broken)) as http:

@@ -230,6 +230,9 @@ REJECTED = [
     Bad("payload not json", _raw(_HEAD, b64url(b"nope")), InvalidToken),
     Bad("payload a list", _raw(_HEAD, b64url(b"[1]")), InvalidToken),
     Bad("header not json", _raw(b64url(b"{"), b64url(b"{}")), InvalidToken),
+    # Deeper than json.loads goes (RecursionError), yet under the size limit.
+    Bad("header nested too deep", _raw(b64url(b"[" * 5000), b64url(b"{}")), InvalidToken),
+    Bad("payload nested too deep", _raw(_HEAD, b64url(b"[" * 5000)), InvalidToken),
     Bad("no alg", make_jwt(header={"typ": "JWT"}), InvalidToken, "alg"),
     Bad("alg none", make_jwt(header={"alg": "none"}), InvalidToken, "alg"),
     Bad("no signature", make_jwt().rsplit(".", 1)[0] + ".", InvalidToken, "alg"),

@@ -128,6 +128,18 @@ async def test_token_from_missing_state(tmp_path: Path) -> None:
         await LocalSigstore.issue_token_from_state(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "options", [["--port", "99999"], ["--port", "-1"], ["--port", "x"], ["--host", "\udcff"]]
+)
+def test_cli_serve_refuses_an_impossible_address(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["local", "serve", *options])
+    assert info.value.code == 2
+    assert options[0] in capsys.readouterr().err
+
+
 def test_cli_token_without_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["local", "token", "--state", str(tmp_path)]) == 1
     assert "no LocalSigstore state" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigstore_async.cli import main
+from sigstore_async.trust import embedded_tuf_root
 
 from .conftest import Loopback, make_repo
 
@@ -109,6 +110,22 @@ def sigstore_repo() -> Loopback:
         "signing_config.v0.2.json": (PRODUCTION / "signing_config.json").read_bytes(),
     }
     return Loopback(make_repo(targets=targets, root_versions=2))
+
+
+@pytest.mark.parametrize(
+    "url", ["\udcff", "http://[::1", "ftp://tuf.example", "https://", "tuf.example/repo"]
+)
+def test_trust_init_refuses_a_url_that_is_not_a_repository(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "root.json"
+    root.write_bytes(embedded_tuf_root("production"))  # a valid root: only the URL is wrong
+    common = ["--tuf-url", url, "--cache-dir", str(tmp_path / "cache")]
+    assert main(["trust", "init", *common, str(root), "--no-refresh"]) == 1
+    err = capsys.readouterr().err
+    assert "TUF repository URL" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "cache").exists()
 
 
 def test_trust_commands(
