@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl
 
 import attrs
 
+from .._core import JSON_ERRORS
+
 _logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -90,7 +92,7 @@ class Request:
         """
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        except JSON_ERRORS as e:
             raise bad_request(f"request body is not valid JSON: {e}") from e
 
     def json_object(self) -> dict[str, Any]:
@@ -262,25 +264,35 @@ class ASGIApp:
                     return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        too_big = False
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
+        received = await receive_request(scope, receive)
+        if received is None:
+            return
+        response = received if isinstance(received, Response) else await self._handle(received)
+        await send_response(send, response)
+        if response.drop:
+            raise self._on_drop()
+
+
+async def receive_request(scope: Scope, receive: Receive) -> Request | Response | None:
+    """The request an ASGI server hands over: its body read up to ``MAX_BODY``
+    (past it, the rest is read and dropped, and the answer is a 413 response),
+    or None when the client went away first."""
+    body = bytearray()
+    too_big = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if not too_big:
             body += message.get("body", b"")
             if len(body) > MAX_BODY:
                 too_big = True
                 body.clear()
-            if not message.get("more_body", False):
-                break
-        if too_big:
-            response = Response.from_error(HTTPError(413, "request body too large"))
-        else:
-            response = await self._handle(request_from_scope(scope, bytes(body)))
-        await send_response(send, response)
-        if response.drop:
-            raise self._on_drop()
+        if not message.get("more_body", False):
+            break
+    if too_big:
+        return Response.from_error(HTTPError(413, "request body too large"))
+    return request_from_scope(scope, bytes(body))
 
 
 def request_from_scope(scope: Scope, body: bytes) -> Request:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from .._core import JSON_ERRORS
 from .._time import Clock
 from ._http import HTTPError, Request, Response, Route
 from ._identity import claims_for_identity
@@ -186,7 +187,7 @@ class OidcIssuer:
         try:
             header = json.loads(b64url_decode(parts[0]))
             claims = json.loads(b64url_decode(parts[1]))
-        except (ValueError, UnicodeDecodeError) as e:
+        except JSON_ERRORS as e:
             raise TokenError("the token's header or claims are not JSON") from e
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise TokenError("the token's header and claims must be JSON objects")
@@ -326,6 +327,9 @@ class OidcIssuer:
         redirect_uri = q.get("redirect_uri")
         if not redirect_uri:
             raise HTTPError(400, "redirect_uri is required")
+        if not (redirect_uri.isascii() and redirect_uri.isprintable()) or " " in redirect_uri:
+            # It becomes a Location header: a URI is printable ASCII (RFC 3986).
+            raise HTTPError(400, "redirect_uri is not a URI")
         if q.get("response_type") != "code":
             raise HTTPError(400, "response_type must be 'code'")
         challenge = q.get("code_challenge")

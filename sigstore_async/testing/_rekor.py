@@ -26,7 +26,6 @@ Does not own: keys (``_pki``), faults (``_faults``), persistence (``_state``).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .._core import canonical, checkpoint, merkle
+from .._core import JSON_ERRORS, canonical, checkpoint, merkle
 from .._core.keys import PublicKey, as_public_key, verify_signature
 from .._core.x509 import PARSE_ERRORS
 from .._time import Clock
@@ -82,7 +81,7 @@ def _unb64(value: object, what: str) -> bytes:
         raise bad_request(f"{what} must be a base64 string")
     try:
         return base64.b64decode(value, validate=True)
-    except binascii.Error as e:
+    except ValueError as e:  # binascii.Error, or non-ASCII text
         raise bad_request(f"{what} is not valid base64") from e
 
 
@@ -224,7 +223,7 @@ class RekorV1:
             raise bad_request("proposedContent.verifiers must be a non-empty list")
         try:
             envelope = json.loads(envelope_text)
-        except ValueError as e:
+        except JSON_ERRORS as e:
             raise bad_request("proposedContent.envelope is not JSON") from e
         payload_type = _field(envelope, "payloadType")
         if not isinstance(payload_type, str):

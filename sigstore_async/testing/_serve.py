@@ -23,7 +23,7 @@ import anyio.abc
 import anyio.to_thread
 from anyio.from_thread import BlockingPortal
 
-from ._http import Receive, RequestHandler, Response, Scope, Send, request_from_scope, send_response
+from ._http import Receive, RequestHandler, Response, Scope, Send, receive_request, send_response
 
 __all__ = ["LoopbackServer"]
 
@@ -52,20 +52,17 @@ class LoopbackServer:
         """The ASGI application uvicorn runs, in uvicorn's own loop."""
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        request = request_from_scope(scope, bytes(body))
-        if self._bridge is None:  # created in uvicorn's loop, which uses it
-            self._bridge = anyio.CapacityLimiter(4096)
-        response: Response = await anyio.to_thread.run_sync(
-            partial(portal.call, self._handle, request), limiter=self._bridge
-        )
+        received = await receive_request(scope, receive)
+        if received is None:
+            return
+        if isinstance(received, Response):
+            response = received
+        else:
+            if self._bridge is None:  # created in uvicorn's loop, which uses it
+                self._bridge = anyio.CapacityLimiter(4096)
+            response = await anyio.to_thread.run_sync(
+                partial(portal.call, self._handle, received), limiter=self._bridge
+            )
         await send_response(send, response)
         if response.drop:
             raise _Dropped("LocalSigstore dropped the connection (fault injection)")

@@ -108,7 +108,7 @@ def parse_json_request(obj: dict[str, Any]) -> TimestampRequest:
         ValueError: malformed.
     """
     hash_name = obj.get("hashAlgorithm", "sha256")
-    if hash_name not in _HASH_NAMES:
+    if not isinstance(hash_name, str) or hash_name not in _HASH_NAMES:
         raise ValueError(f"unsupported hashAlgorithm {hash_name!r}")
     artifact_hash = obj.get("artifactHash")
     if not isinstance(artifact_hash, str):
