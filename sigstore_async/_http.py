@@ -714,7 +714,8 @@ async def download(
                 if response.is_success:
                     declared = response.headers.get("Content-Length", "")
                     if (
-                        declared.isdigit()
+                        declared.isascii()
+                        and declared.isdigit()
                         and int(declared) > max_bytes
                         and not (response.headers.get("Content-Encoding"))
                     ):

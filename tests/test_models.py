@@ -12,10 +12,10 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sigstore_async import Bundle, InvalidBundle, InvalidTrustRoot, TrustedRoot
+from sigstore_async import Bundle, InvalidBundle, InvalidTrustRoot, TrustedRoot, TrustMaterial
 from sigstore_async.models import (
     Checkpoint,
     InclusionPromise,
@@ -40,6 +40,7 @@ from sigstore_async.models._converter import (
 )
 from sigstore_async.models._direct import GiveUp
 from sigstore_async.models.common import HashOutput, RFC3161SignedTimestamp
+from sigstore_async.trust import embedded_trusted_root
 from tests._json import inner_paths, json_values
 from tests._vectors import cases
 
@@ -109,12 +110,10 @@ def test_bundle_protobuf_round_trip(bundle: Bundle) -> None:
     assert Bundle.from_protobuf(bundle.to_protobuf()) == bundle
 
 
-@given(
-    st.datetimes(
-        min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1), timezones=st.just(UTC)
-    )
-)
+@given(st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=st.just(UTC)))
+@example(datetime(999, 6, 1, tzinfo=UTC))  # strftime's %Y writes "999", no Timestamp
 def test_rfc3339_round_trip(when: datetime) -> None:
+    # The whole range of protobuf's Timestamp: years 1 to 9999.
     assert parse_rfc3339(format_rfc3339(when)) == when
 
 
@@ -132,7 +131,21 @@ def test_rfc3339_any_fraction_digits(text: str, expected: datetime) -> None:
     assert parse_rfc3339(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2023-01-01", "2023-13-01T00:00:00Z", "2023-01-01T00:00:00", "x"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023-01-01",
+        "2023-13-01T00:00:00Z",
+        "2023-01-01T00:00:00",
+        "x",
+        # In range as written, out of it in UTC (datetime arithmetic overflows).
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-00:01",
+        # Digits of other scripts: "\\d" matches them and int() reads them.
+        "\u0662\u0660\u0662\u0663-01-01T00:00:00Z",
+        "2023-01-01T00:00:00.\uff15Z",
+    ],
+)
 def test_rfc3339_rejects(text: str) -> None:
     with pytest.raises(WireFormatError):
         parse_rfc3339(text)
@@ -338,6 +351,16 @@ def test_trusted_root_errors_are_typed() -> None:
         TrustedRoot.from_json(b"[]")
     with pytest.raises(InvalidTrustRoot):
         TrustedRoot.from_json(b"{")
+
+
+@pytest.mark.parametrize("field", ["tlogs", "ctlogs"])
+def test_trust_material_refuses_a_log_url_that_does_not_parse(field: str) -> None:
+    # A string, so the model takes it; urlsplit raises ValueError for it.
+    doc = json.loads(embedded_trusted_root().to_json())
+    doc[field][0]["baseUrl"] = "https://[rekor.sigstore.dev"
+    with pytest.raises(InvalidTrustRoot) as info:
+        TrustMaterial.from_json(json.dumps(doc))
+    assert info.value.path == f"$.{field}[0].baseUrl"
 
 
 def test_every_vector_trust_root_round_trips(vectors: object) -> None:

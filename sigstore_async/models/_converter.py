@@ -59,9 +59,10 @@ T = TypeVar("T")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INT_RE = re.compile(r"-?(0|[1-9][0-9]*)")
 _B64_RE = re.compile(r"[A-Za-z0-9+/\-_]*={0,2}")
+# ASCII digits only: "\d" would also match other scripts' digits, which int() reads.
 _RFC3339_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
 
 
@@ -189,14 +190,18 @@ def parse_rfc3339(value: str) -> datetime:
         raise WireFormatError(f"invalid RFC 3339 timestamp {value!r:.40}") from e
     if not zulu:
         offset = timedelta(hours=int(oh), minutes=int(om))
-        dt = dt - offset if sign == "+" else dt + offset
+        try:
+            dt = dt - offset if sign == "+" else dt + offset
+        except OverflowError as e:  # shifted past year 1 or 9999: no Timestamp
+            raise WireFormatError(f"RFC 3339 timestamp out of range {value!r:.40}") from e
     return dt
 
 
 def format_rfc3339(value: datetime) -> str:
     """Format as protobuf-JSON does: UTC, ``Z``, 0/3/6 fractional digits."""
     v = value.astimezone(UTC)
-    base = v.strftime("%Y-%m-%dT%H:%M:%S")
+    # Four year digits always (strftime's %Y writes year 999 as "999").
+    base = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
     if v.microsecond == 0:
         return base + "Z"
     if v.microsecond % 1000 == 0:

@@ -44,12 +44,16 @@ def _optional_url(doc: Mapping[str, Any], name: str, issuer: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise ServiceError(f"{issuer}: discovery field {name!r} is not a URL", service=_SERVICE)
-    endpoint = urlsplit(value)
-    if endpoint.scheme not in ("https", "http") or not endpoint.netloc:
+    try:
+        endpoint = urlsplit(value)
+        issuer_scheme = urlsplit(issuer).scheme
+    except ValueError:  # e.g. an unclosed IPv6 host, "https://[x"
+        endpoint = None
+    if endpoint is None or endpoint.scheme not in ("https", "http") or not endpoint.netloc:
         raise ServiceError(f"{issuer}: discovery field {name!r} is not a URL", service=_SERVICE)
     # Codes, device codes and client secrets go to these endpoints: an https
     # issuer must not send them over plain http.
-    if urlsplit(issuer).scheme == "https" and endpoint.scheme != "https":
+    if issuer_scheme == "https" and endpoint.scheme != "https":
         raise ServiceError(
             f"{issuer}: discovery field {name!r} is not an https URL", service=_SERVICE
         )

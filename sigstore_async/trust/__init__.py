@@ -73,9 +73,9 @@ class CertificateAuthorityKey:
         return self.valid_for.contains(when)
 
 
-def _log_keys(logs: Sequence[TransparencyLogInstance]) -> dict[bytes, list[LogKey]]:
+def _log_keys(logs: Sequence[TransparencyLogInstance], field: str) -> dict[bytes, list[LogKey]]:
     index: dict[bytes, list[LogKey]] = {}
-    for log in logs:
+    for i, log in enumerate(logs):
         # Both are checked by the model.
         assert log.public_key is not None
         assert log.log_id is not None
@@ -87,7 +87,12 @@ def _log_keys(logs: Sequence[TransparencyLogInstance]) -> dict[bytes, list[LogKe
             continue
         valid_for = log.public_key.valid_for or TimeRange()
         # Logs sign checkpoints under their host (with the port, if the URL has one).
-        name = urlsplit(log.base_url).netloc or log.base_url
+        try:
+            name = urlsplit(log.base_url).netloc or log.base_url
+        except ValueError as e:  # e.g. an unclosed IPv6 host
+            raise InvalidTrustRoot(
+                f"baseUrl is not a URL: {e}", path=f"$.{field}[{i}].baseUrl"
+            ) from e
         entry = LogKey(
             key_id=log.log_id.key_id,
             key=key,
@@ -148,8 +153,8 @@ class TrustMaterial:
         """
         return cls(
             trusted_root=root,
-            tlogs=_log_keys(root.tlogs),
-            ctlogs=_log_keys(root.ctlogs),
+            tlogs=_log_keys(root.tlogs, "tlogs"),
+            ctlogs=_log_keys(root.ctlogs, "ctlogs"),
             fulcio=_authorities(root.certificate_authorities, "certificateAuthorities"),
             tsas=_authorities(root.timestamp_authorities, "timestampAuthorities"),
             fingerprint=hashlib.sha256(root.to_json().encode()).digest(),

@@ -140,7 +140,12 @@ class MetadataStore:
         with contextlib.suppress(OSError):
             for entry in os.scandir(history):
                 version, _, rest = entry.name.partition(".")
-                if rest == "root.json" and version.isdigit() and entry.is_file():
+                if (
+                    rest == "root.json"
+                    and version.isascii()
+                    and version.isdigit()
+                    and entry.is_file()
+                ):
                     data = _read(Path(entry.path))
                     if data is not None:
                         roots[int(version)] = data

@@ -160,7 +160,11 @@ class VerificationResult:
     #: DER of the signing certificate, ``None`` for key-signed bundles.
     certificate: bytes | None
     verified_times: tuple[VerifiedTime, ...]
-    #: The log entries that verified.
+    #: The log entries that verified, as the bundle gives them. A SET (Rekor
+    #: v1) covers an entry's body, integrated time, log id and log index; a
+    #: Rekor v2 entry has no SET, and the index that its inclusion proof
+    #: verified is ``inclusion_proof.log_index`` (the entry's own
+    #: ``log_index`` is then not covered by any signature).
     log_entries: tuple[TransparencyLogEntry, ...]
     #: For DSSE bundles: the payload type and payload, and the statement for in-toto.
     payload_type: str | None = None

@@ -57,6 +57,7 @@ def test_parse() -> None:
         (doc(token_endpoint="http://issuer.example/token"), "not an https URL"),
         (doc(token_endpoint="ftp://issuer.example/token"), "not a URL"),
         (doc(token_endpoint=7), "not a URL"),
+        (doc(token_endpoint="https://[issuer.example/token"), "not a URL"),  # urlsplit raises
     ],
 )
 def test_rejected(data: bytes, why: str) -> None:
