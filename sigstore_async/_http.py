@@ -341,7 +341,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 f"the URL scheme {scheme.decode('ascii', 'replace')!r} is not supported",
                 request=request,
             )
-        origin = (scheme, url.raw_host, url.port or default_port)
+        port = default_port if url.port is None else url.port
+        if not 0 < port <= 65535:  # httpx parses any integer ("-1", "99999")
+            raise httpx.InvalidURL(f"port {port} is out of range in {url}")
+        origin = (scheme, url.raw_host, port)
         timeouts = request.extensions.get("timeout", {})
         try:
             await self._acquire(timeouts.get("pool"))

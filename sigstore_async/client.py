@@ -119,6 +119,8 @@ def _read_doc(value: _Doc) -> bytes:
         return Path(os.fspath(value)).read_bytes()
     except OSError as e:
         raise TrustError(f"cannot read {os.fspath(value)}: {e.strerror}") from e
+    except ValueError as e:  # a NUL in the path
+        raise TrustError(f"cannot read {os.fspath(value)!r}: {e}") from e
 
 
 class Sigstore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sigstore_async import Identity, Sigstore
+from sigstore_async import Identity, Sigstore, TrustError
 from sigstore_async.testing import LocalSigstore
 
 pytestmark = pytest.mark.anyio
@@ -26,3 +26,11 @@ async def test_sign_then_verify_through_one_client(rekor_v2: bool) -> None:
             assert result.identity == "me@example.com"
             issuer = await sigstore.oidc()
             assert issuer.url == stack.oidc_url
+
+
+@pytest.mark.parametrize("path", ["/tmp/no/such/trust_config.json", "/tmp/a\0b.json"])
+async def test_an_unreadable_trust_config_is_a_trust_error(path: str) -> None:
+    # A NUL in the path made open() raise ValueError, which escaped untyped.
+    with pytest.raises(TrustError, match="cannot read"):
+        async with Sigstore.from_trust_config(path) as sigstore:
+            await sigstore.trust()

@@ -149,3 +149,12 @@ async def test_json_answer_refuses_deep_nesting_typed() -> None:
     answer = httpx.Response(200, content=b"[" * 100_000)
     with pytest.raises(ServiceError, match="not JSON"):
         json_answer(answer, "rekor")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "0"])
+async def test_a_port_out_of_range_is_refused_before_connecting(port: str) -> None:
+    # httpx parses any integer as a port; the socket call raised OverflowError.
+    async with new_client() as http:
+        with pytest.raises(ServiceError, match="out of range") as info:
+            await request(http, "GET", f"http://127.0.0.1:{port}/", service="x", retry=FAST)
+    assert not isinstance(info.value, NetworkError)  # not transient: no retry

@@ -19,6 +19,7 @@ from sigstore_async import (
     PolicyError,
     SignatureError,
     TrustMaterial,
+    VerificationError,
     Verifier,
     VerifyOutcome,
 )
@@ -61,6 +62,29 @@ async def test_inputs_bytes_path_digest_and_text(production: TrustMaterial) -> N
     result = await v.verify(text, data, POLICY)
     assert result.verified_times[0].source == "transparency_log"
     assert result.extensions["1.3.6.1.4.1.57264.1.8"] == DEFAULT_ISSUER
+
+
+@pytest.mark.parametrize(
+    ("bundle", "artifact", "error"),
+    [
+        (None, "sha256:abc", InvalidBundle),  # a digest of the wrong length
+        (None, "sha512:" + "0" * 127, InvalidBundle),
+        (None, "/tmp/a\0b", InvalidBundle),  # no file system takes it
+        ("/tmp/a\0b.json", None, InvalidBundle),
+        (None, None, SignatureError),  # a message signature needs the artifact
+    ],
+)
+async def test_unusable_inputs_are_typed_as_verify_many_types_them(
+    production: TrustMaterial, bundle: str | None, artifact: str | None, error: type[Exception]
+) -> None:
+    case = _case("happy-path-v0.3")
+    v = Verifier(production)
+    given = case.bundle if bundle is None else bundle
+    with pytest.raises(error):
+        await v.verify(given, artifact, POLICY)
+    async with v.verify_many([(given, artifact)], POLICY) as outcomes:
+        (outcome,) = [o async for o in outcomes]
+    assert isinstance(outcome.error, VerificationError)
 
 
 async def test_sha512_digest_of_wrong_artifact_is_rejected(production: TrustMaterial) -> None:
@@ -151,6 +175,22 @@ async def test_verify_many_unreadable_file_is_an_item_error(
         results = {o.index: o async for o in outcomes}
     assert results[0].ok
     assert isinstance(results[1].error, OSError)
+
+
+async def test_verify_many_malformed_bundle_and_missing_artifact_is_an_item_error(
+    production: TrustMaterial, tmp_path: Path
+) -> None:
+    # Both inputs of one item are bad: the bundle is what is reported, as that
+    # item's outcome; the InvalidBundle once escaped and cancelled the batch.
+    good = _case("happy-path-v0.3")
+    v = Verifier(production)
+    bad = ("{}", str(tmp_path / "missing-artifact"))
+    items = [(good.bundle, good.digest)] * 3 + [bad] + [(good.bundle, good.digest)] * 3
+    async with v.verify_many(items, POLICY) as outcomes:  # type: ignore[arg-type]
+        results = {o.index: o async for o in outcomes}
+    assert sorted(results) == list(range(7))
+    assert isinstance(results[3].error, InvalidBundle)
+    assert all(results[i].ok for i in range(7) if i != 3)
 
 
 async def test_verify_many_bounds_concurrency_and_reads_input_lazily(

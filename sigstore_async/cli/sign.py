@@ -16,6 +16,7 @@ no network and no account.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -181,6 +182,9 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
         if len(set(names)) != len(names):
             raise UsageError("two inputs have the same file name: their bundles would collide")
         return [Path(args.output_dir) / (n + BUNDLE_SUFFIX) for n in names]
+    nameless = [str(f) for f in files if not f.name]
+    if nameless:  # "", "/", ".": no sibling to name after them
+        raise UsageError(f"{nameless[0]!r} names no file: give a file, or use --bundle")
     return [f.with_name(f.name + BUNDLE_SUFFIX) for f in files]
 
 
@@ -251,20 +255,24 @@ def _run_signing(args: argparse.Namespace, items: list[SignInput], command: str)
                 raise TrustError("this Sigstore instance publishes no signing config")
             token, _source = await token_from_args(sigstore.http, args, staging=args.staging)
             key_type: KeyType = args.key_type
-            async with (
-                Signer(
-                    token,
-                    signing_config=config.signing_config,
-                    trust=config.material,
-                    http=sigstore.http,
-                    key_type=key_type,
-                    rekor_versions=(args.rekor_version,) if args.rekor_version else (1, 2),
-                    clock=sigstore.clock,
-                ) as signer,
-                signer.sign_many(
-                    items, concurrency=args.concurrency, on_progress=bar.update
-                ) as out,
-            ):
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    signer = await stack.enter_async_context(
+                        Signer(
+                            token,
+                            signing_config=config.signing_config,
+                            trust=config.material,
+                            http=sigstore.http,
+                            key_type=key_type,
+                            rekor_versions=(args.rekor_version,) if args.rekor_version else (1, 2),
+                            clock=sigstore.clock,
+                        )
+                    )
+                except ValueError as e:  # options the log cannot take (Ed25519 with Rekor v2)
+                    raise UsageError(str(e)) from e
+                out = await stack.enter_async_context(
+                    signer.sign_many(items, concurrency=args.concurrency, on_progress=bar.update)
+                )
                 async for outcome in out:
                     if outcome.bundle is not None:
                         try:
@@ -287,6 +295,9 @@ def _run_signing(args: argparse.Namespace, items: list[SignInput], command: str)
 
     try:
         anyio.run(go)
+    except UsageError as e:
+        eprint(f"sigstore-async {command}: {e}")
+        return 2
     except TimeoutError:
         eprint(f"sigstore-async {command}: signing in took too long ({SIGN_IN_TIMEOUT:.0f} s)")
         return 1

@@ -717,7 +717,7 @@ def verify_bundle(
     vm = bundle.material
     envelope = bundle.dsse_envelope
     if envelope is None and artifact is None:
-        raise ValueError("a message-signature bundle needs the artifact or its digest")
+        raise SignatureError("a message-signature bundle needs the artifact or its digest")
 
     # 1. Signing material.
     leaf: _Leaf | None = None

@@ -231,19 +231,27 @@ class Verifier:
         ``policy`` for certificate-signed bundles, ``key`` for key-signed ones.
 
         Raises:
-            VerificationError: a subclass naming the failed step.
+            VerificationError: a subclass naming the failed step; an input
+                that is neither a bundle nor an artifact (a malformed digest,
+                a path with a NUL) is an ``InvalidBundle``, as ``verify_many``
+                reports it.
             OSError: a file could not be read.
         """
-        data = await self._bundle_data(bundle)
+        try:
+            data = await self._bundle_data(bundle)
+        except (TypeError, ValueError) as e:
+            raise InvalidBundle(f"unusable bundle input: {e}") from e
         if self.offload == "process":
             _check_picklable(policy)
         try:
             art = await self._artifact(artifact) if artifact is not None else None
-        except (OSError, TypeError, ValueError):
+        except (OSError, TypeError, ValueError) as e:
             if isinstance(data, bytes):
                 # A malformed bundle is reported before an unusable artifact.
                 await anyio.to_thread.run_sync(Bundle.from_json, data, limiter=self._limiter)
-            raise
+            if isinstance(e, OSError):
+                raise
+            raise InvalidBundle(f"unusable artifact input: {e}") from e
         now = self._clock()
         if self.offload == "process":
             return await self._verify_in_process(data, art, policy, key, now)
@@ -367,7 +375,7 @@ class Verifier:
         async def prepare(index: int, item: tuple[BundleInput, ArtifactInput | None]) -> None:
             try:
                 job = await self._prepare(index, item)
-            except (OSError, TypeError, ValueError) as e:
+            except (VerificationError, OSError, TypeError, ValueError) as e:
                 await finish(_failed(index, item, e))
                 return
             await ready_send.send(job)
@@ -451,6 +459,8 @@ class Verifier:
         """Read an item's files off the loop (a bundle file, an artifact streamed and hashed).
 
         Raises:
+            InvalidBundle: the bundle is malformed and the artifact unusable
+                (the bundle is what is reported).
             OSError: a file could not be read.
             TypeError, ValueError: the item is not a (bundle, artifact) pair.
         """

@@ -104,26 +104,56 @@ async def test_sign_reports_failures_and_writes_nothing_for_them(
     assert sorted(p.name for p in out_dir.iterdir()) == ["good.bin.sigstore.json"]
 
 
-async def test_attest(served: tuple[LocalSigstore, dict[str, Path]], tmp_path: Path) -> None:
-    _stack, files = served
+async def _attest(files: dict[str, Path], tmp_path: Path, trust_config: str, *extra: str) -> int:
+    """``attest`` of ``tmp_path/release.tar.gz`` with a small SLSA predicate."""
     artifact = tmp_path / "release.tar.gz"
     artifact.write_bytes(b"release")
     predicate = tmp_path / "predicate.json"
     predicate.write_text(json.dumps({"buildType": "https://example.com/build"}))
-    status = await cli(
+    return await cli(
         "attest",
         "--trust-config",
-        str(files["trust_config.json"]),
+        str(files[trust_config]),
         *_token_args(files),
+        *extra,
         "--predicate-type",
         "https://slsa.dev/provenance/v1",
         "--predicate",
         str(predicate),
         str(artifact),
     )
+
+
+async def test_attest(served: tuple[LocalSigstore, dict[str, Path]], tmp_path: Path) -> None:
+    _stack, files = served
+    status = await _attest(files, tmp_path, "trust_config.json")
     assert status == 0
     bundle = json.loads((tmp_path / "release.tar.gz.sigstore.json").read_text())
     assert bundle["dsseEnvelope"]["payloadType"] == "application/vnd.in-toto+json"
+
+
+@pytest.mark.parametrize("name", ["", "/", "."])
+async def test_sign_a_path_without_a_file_name_is_a_usage_error(
+    served: tuple[LocalSigstore, dict[str, Path]], name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The bundle is named after the file: Path.with_name raised ValueError.
+    _stack, files = served
+    trust = ["--trust-config", str(files["trust_config.json"])]
+    assert await cli("sign", *trust, *_token_args(files), name) == 2
+    assert "names no file" in capsys.readouterr().err
+
+
+async def test_attest_with_ed25519_and_rekor_v2_is_a_usage_error(
+    served: tuple[LocalSigstore, dict[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Rekor v2 takes no Ed25519 entries: the Signer's ValueError was a traceback.
+    _stack, files = served
+    status = await _attest(files, tmp_path, "trust_config_rekor_v2.json", "--key-type", "ed25519")
+    assert status == 2
+    assert "Ed25519" in capsys.readouterr().err
+    assert not (tmp_path / "release.tar.gz.sigstore.json").exists()
 
 
 @pytest.mark.parametrize("in_toto", [False, True], ids=["artifact", "in-toto"])
