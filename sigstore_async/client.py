@@ -150,6 +150,11 @@ class Sigstore:
     ) -> None:
         if (repository is None) == (trust_config is None):
             raise TypeError("give exactly one of repository and trust_config")
+        if trust_config is not None and (
+            options.get("trusted_root") is not None or options.get("signing_config") is not None
+        ):
+            # They replace TUF targets; a trust config would silently win.
+            raise TypeError("a trust config gives the trusted root and signing config itself")
         self.name = name
         self.repository = repository
         self._trust_config = trust_config

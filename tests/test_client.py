@@ -34,3 +34,10 @@ async def test_an_unreadable_trust_config_is_a_trust_error(path: str) -> None:
     with pytest.raises(TrustError, match="cannot read"):
         async with Sigstore.from_trust_config(path) as sigstore:
             await sigstore.trust()
+
+
+@pytest.mark.parametrize("option", ["trusted_root", "signing_config"])
+def test_a_trust_config_takes_no_separate_root_or_signing_config(option: str) -> None:
+    # It was silently ignored (the trust config's own document was used).
+    with pytest.raises(TypeError, match="trust config"):
+        Sigstore.from_trust_config("{}", **{option: b"{}"})  # type: ignore[arg-type]

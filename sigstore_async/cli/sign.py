@@ -236,6 +236,9 @@ def _run_signing(args: argparse.Namespace, items: list[SignInput], command: str)
         outputs = _outputs(args)
         if args.concurrency < 1:
             raise UsageError("--concurrency must be at least 1")
+        if command == "sign" and args.key_type == "ed25519":
+            # Every file would fail: a message signature is over a digest.
+            raise UsageError("Ed25519 keys cannot sign a digest: use attest, or an ECDSA key type")
         if not args.overwrite:
             existing = [str(p) for p in outputs if p.exists()]
             if existing:

@@ -143,6 +143,22 @@ async def test_sign_a_path_without_a_file_name_is_a_usage_error(
     assert "names no file" in capsys.readouterr().err
 
 
+async def test_sign_with_ed25519_is_a_usage_error(
+    served: tuple[LocalSigstore, dict[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before, each file failed on its own, after signing in and fetching a certificate.
+    _stack, files = served
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("a")
+    trust = ["--trust-config", str(files["trust_config.json"])]
+    assert (
+        await cli("sign", *trust, *_token_args(files), "--key-type", "ed25519", str(artifact)) == 2
+    )
+    assert "Ed25519" in capsys.readouterr().err
+
+
 async def test_attest_with_ed25519_and_rekor_v2_is_a_usage_error(
     served: tuple[LocalSigstore, dict[str, Path]],
     tmp_path: Path,
