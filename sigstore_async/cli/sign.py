@@ -188,6 +188,24 @@ def _outputs(args: argparse.Namespace) -> list[Path]:
     return [f.with_name(f.name + BUNDLE_SUFFIX) for f in files]
 
 
+def check_outputs(paths: list[Path]) -> None:
+    """Refuse, before anything is signed, bundle paths that cannot be written
+    (signing logs an entry for good: finding out afterwards wastes it).
+
+    Raises:
+        UsageError: a path is a directory, or its directory does not exist or
+            cannot be written.
+    """
+    for path in paths:
+        parent = path.parent
+        if path.is_dir():
+            raise UsageError(f"bundle path {str(path)!r} is a directory")
+        if not parent.is_dir():
+            raise UsageError(f"no directory {str(parent)!r} for the bundle {str(path)!r}")
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"directory {str(parent)!r} cannot be written")
+
+
 class ProgressBar:
     """A one-line progress bar on a terminal, redrawn at most ten times a second."""
 
@@ -243,6 +261,7 @@ def _run_signing(args: argparse.Namespace, items: list[SignInput], command: str)
             existing = [str(p) for p in outputs if p.exists()]
             if existing:
                 raise UsageError(f"bundle exists: {existing[0]} (use --overwrite)")
+        check_outputs(outputs)
         sigstore = open_sigstore(args)
     except UsageError as e:
         eprint(f"sigstore-async {command}: {e}")
@@ -458,6 +477,11 @@ def run_sign_bundle(args: argparse.Namespace) -> int:
     envelope) and write the bundle to ``--bundle``. Exit 0 when signed."""
     args.offline = bool(getattr(args, "offline", False) or args.offline_inner)
     args.trust_config = None
+    try:
+        check_outputs([Path(args.bundle)])
+    except UsageError as e:
+        eprint(f"signing failed: {e}")
+        return 2
     sigstore = open_sigstore(args)
 
     async def go() -> None:

@@ -172,6 +172,51 @@ async def test_attest_with_ed25519_and_rekor_v2_is_a_usage_error(
     assert not (tmp_path / "release.tar.gz.sigstore.json").exists()
 
 
+async def _sign_bundle(
+    files: dict[str, Path], signing_config: str, bundle: Path, artifact: Path, *extra: str
+) -> int:
+    """``conformance sign-bundle`` as the conformance suite runs it."""
+    return await cli(
+        "conformance",
+        "sign-bundle",
+        *extra,
+        "--identity-token",
+        files["token"].read_text(),
+        "--bundle",
+        str(bundle),
+        "--trusted-root",
+        str(files["trusted_root.json"]),
+        "--signing-config",
+        str(files[signing_config]),
+        str(artifact),
+    )
+
+
+@pytest.mark.parametrize("where", ["dir", "missing"])
+async def test_an_unwritable_bundle_path_is_refused_before_signing(
+    served: tuple[LocalSigstore, dict[str, Path]],
+    tmp_path: Path,
+    where: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Signing logs an entry for good: a bundle path that cannot be written is a
+    # usage error found first, not a failure after the entry exists.
+    stack, files = served
+    artifact = tmp_path / "a.txt"
+    artifact.write_text("a")
+    bundle = tmp_path if where == "dir" else tmp_path / "no" / "a.sigstore.json"
+    trust = ["--trust-config", str(files["trust_config.json"])]
+    common = [*trust, *_token_args(files), "--overwrite"]
+    assert await cli("sign", *common, "--bundle", str(bundle), str(artifact)) == 2
+    assert await cli("sign", *common, "--output-dir", str(tmp_path / "no"), str(artifact)) == 2
+    status = await _sign_bundle(files, "signing_config.json", bundle, artifact)
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "directory" in err
+    assert stack.request_count("fulcio") == 0  # nothing was signed
+    assert stack.request_count("rekor") == 0
+
+
 @pytest.mark.parametrize("in_toto", [False, True], ids=["artifact", "in-toto"])
 async def test_conformance_sign_bundle(
     served: tuple[LocalSigstore, dict[str, Path]], tmp_path: Path, in_toto: bool
@@ -192,20 +237,8 @@ async def test_conformance_sign_bundle(
     else:
         artifact.write_text("conformance")
     bundle = tmp_path / "a.sigstore.json"
-    status = await cli(
-        "conformance",
-        "sign-bundle",
-        *(["--in-toto"] if in_toto else []),
-        "--identity-token",
-        files["token"].read_text(),
-        "--bundle",
-        str(bundle),
-        "--trusted-root",
-        str(files["trusted_root.json"]),
-        "--signing-config",
-        str(files["signing_config_rekor_v2.json"]),
-        str(artifact),
-    )
+    extra = ["--in-toto"] if in_toto else []
+    status = await _sign_bundle(files, "signing_config_rekor_v2.json", bundle, artifact, *extra)
     assert status == 0
     if not in_toto:
         status = await cli(
