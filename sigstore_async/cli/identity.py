@@ -106,10 +106,9 @@ def _flow(args: argparse.Namespace) -> Flow | None:
     raise ValueError(choice)
 
 
-def _client_secret(args: argparse.Namespace) -> str | None:
+async def _client_secret(args: argparse.Namespace) -> str | None:
     if args.oidc_client_secret_file:
-        with open(args.oidc_client_secret_file, "rb") as f:
-            data = f.read()
+        data = await anyio.Path(args.oidc_client_secret_file).read_bytes()  # off the loop
         try:
             return data.decode("utf-8").strip()
         except UnicodeDecodeError:
@@ -133,7 +132,7 @@ async def token_from_args(
         http,
         issuer_url,
         client_id=args.oidc_client_id,
-        client_secret=_client_secret(args),
+        client_secret=await _client_secret(args),
         audience=args.audience,
     )
     with anyio.fail_after(SIGN_IN_TIMEOUT + args.provider_timeout):

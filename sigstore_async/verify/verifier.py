@@ -202,6 +202,21 @@ class Verifier:
             return value.encode()
         return await anyio.Path(os.fspath(value)).read_bytes()
 
+    async def _item_artifact(self, data: Bundle | bytes, value: ArtifactInput) -> Artifact:
+        """``value`` as an Artifact; when it is unusable, a malformed bundle
+        (``data`` still unparsed) is what is reported.
+
+        Raises:
+            InvalidBundle: the artifact is unusable and the bundle malformed.
+            OSError, TypeError, ValueError: the artifact is unusable.
+        """
+        try:
+            return await self._artifact(value)
+        except (OSError, TypeError, ValueError):
+            if isinstance(data, bytes):
+                await anyio.to_thread.run_sync(Bundle.from_json, data, limiter=self._limiter)
+            raise
+
     async def _artifact(self, value: ArtifactInput) -> Artifact:
         if isinstance(value, Artifact):
             return value
@@ -244,13 +259,8 @@ class Verifier:
         if self.offload == "process":
             _check_picklable(policy)
         try:
-            art = await self._artifact(artifact) if artifact is not None else None
-        except (OSError, TypeError, ValueError) as e:
-            if isinstance(data, bytes):
-                # A malformed bundle is reported before an unusable artifact.
-                await anyio.to_thread.run_sync(Bundle.from_json, data, limiter=self._limiter)
-            if isinstance(e, OSError):
-                raise
+            art = await self._item_artifact(data, artifact) if artifact is not None else None
+        except (TypeError, ValueError) as e:
             raise InvalidBundle(f"unusable artifact input: {e}") from e
         now = self._clock()
         if self.offload == "process":
@@ -468,14 +478,7 @@ class Verifier:
         data = await self._bundle_data(bundle)
         if artifact is None or isinstance(artifact, Artifact | bytes):
             return _Job(index, item, data, artifact)
-        try:
-            art = await self._artifact(artifact)
-        except (OSError, TypeError, ValueError):
-            if isinstance(data, bytes):
-                # A malformed bundle is reported before an unusable artifact.
-                await anyio.to_thread.run_sync(Bundle.from_json, data, limiter=self._limiter)
-            raise
-        return _Job(index, item, data, art)
+        return _Job(index, item, data, await self._item_artifact(data, artifact))
 
     async def _verify_chunk(
         self, jobs: list[_Job], policy: Policy | None, key: VerifyingKey | None

@@ -132,31 +132,31 @@ async def test_attest(served: tuple[LocalSigstore, dict[str, Path]], tmp_path: P
     assert bundle["dsseEnvelope"]["payloadType"] == "application/vnd.in-toto+json"
 
 
-@pytest.mark.parametrize("name", ["", "/", "."])
-async def test_sign_a_path_without_a_file_name_is_a_usage_error(
-    served: tuple[LocalSigstore, dict[str, Path]], name: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # The bundle is named after the file: Path.with_name raised ValueError.
-    _stack, files = served
-    trust = ["--trust-config", str(files["trust_config.json"])]
-    assert await cli("sign", *trust, *_token_args(files), name) == 2
-    assert "names no file" in capsys.readouterr().err
-
-
-async def test_sign_with_ed25519_is_a_usage_error(
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # The bundle is named after the file: Path.with_name raised ValueError.
+        ([""], "names no file"),
+        (["/"], "names no file"),
+        (["."], "names no file"),
+        # Before, each file failed on its own, after signing in and fetching a certificate.
+        (["--key-type", "ed25519", "ARTIFACT"], "Ed25519"),
+    ],
+)
+async def test_sign_usage_errors(
     served: tuple[LocalSigstore, dict[str, Path]],
     tmp_path: Path,
+    argv: list[str],
+    message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Before, each file failed on its own, after signing in and fetching a certificate.
     _stack, files = served
     artifact = tmp_path / "a.txt"
     artifact.write_text("a")
+    argv = [str(artifact) if a == "ARTIFACT" else a for a in argv]
     trust = ["--trust-config", str(files["trust_config.json"])]
-    assert (
-        await cli("sign", *trust, *_token_args(files), "--key-type", "ed25519", str(artifact)) == 2
-    )
-    assert "Ed25519" in capsys.readouterr().err
+    assert await cli("sign", *trust, *_token_args(files), *argv) == 2
+    assert message in capsys.readouterr().err
 
 
 async def test_attest_with_ed25519_and_rekor_v2_is_a_usage_error(
